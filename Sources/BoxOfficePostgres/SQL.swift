@@ -1,0 +1,66 @@
+/// A value that can be bound as a statement parameter (text format).
+public protocol PostgresBindable: Sendable {
+    /// The parameter's text representation; `nil` binds SQL NULL.
+    var postgresText: String? { get }
+}
+
+extension String: PostgresBindable { public var postgresText: String? { self } }
+extension Substring: PostgresBindable { public var postgresText: String? { String(self) } }
+extension Int: PostgresBindable { public var postgresText: String? { String(self) } }
+extension Int32: PostgresBindable { public var postgresText: String? { String(self) } }
+extension Int64: PostgresBindable { public var postgresText: String? { String(self) } }
+extension Double: PostgresBindable { public var postgresText: String? { String(self) } }
+extension Bool: PostgresBindable { public var postgresText: String? { self ? "true" : "false" } }
+extension Optional: PostgresBindable where Wrapped: PostgresBindable {
+    public var postgresText: String? { self?.postgresText }
+}
+
+/// A SQL statement whose interpolated values become bound parameters.
+///
+/// ```swift
+/// let sql: SQL = "SELECT name FROM events WHERE id = \(eventID)"   // → $1, bound
+/// ```
+/// Text that must be spliced into the statement itself (a trusted identifier,
+/// never user input) needs the explicit `\(unescaped: …)` marker.
+public struct SQL: Sendable, ExpressibleByStringInterpolation {
+    /// The statement text with `$1…$n` placeholders.
+    public private(set) var text: String
+    /// The bound values, in placeholder order.
+    public private(set) var parameters: [String?]
+
+    public init(stringLiteral value: String) {
+        self.text = value
+        self.parameters = []
+    }
+
+    public init(stringInterpolation: StringInterpolation) {
+        self.text = stringInterpolation.text
+        self.parameters = stringInterpolation.parameters
+    }
+
+    /// A statement with explicit placeholders and parameters.
+    public init(_ text: String, parameters: [String?]) {
+        self.text = text
+        self.parameters = parameters
+    }
+
+    public struct StringInterpolation: StringInterpolationProtocol {
+        var text = ""
+        var parameters: [String?] = []
+
+        public init(literalCapacity: Int, interpolationCount: Int) {
+            text.reserveCapacity(literalCapacity + interpolationCount * 3)
+        }
+
+        public mutating func appendLiteral(_ literal: String) { text += literal }
+
+        /// Binds `value` as the next parameter.
+        public mutating func appendInterpolation(_ value: some PostgresBindable) {
+            parameters.append(value.postgresText)
+            text += "$\(parameters.count)"
+        }
+
+        /// Splices trusted text into the statement. Never pass user input.
+        public mutating func appendInterpolation(unescaped text: String) { self.text += text }
+    }
+}

@@ -1,0 +1,108 @@
+// Every hiredis call of BoxOffice lives in this folder. hiredis is used for
+// RESP only: its reader parses replies, its formatter encodes commands. The
+// socket I/O is SwiftNIO's, so nothing here ever blocks.
+
+import CHiredis
+
+/// A hiredis `redisReader`, owned and freed by this object.
+///
+/// Not thread safe: each instance is confined to one channel's event loop.
+final class HiredisReader {
+    private let reader: UnsafeMutablePointer<redisReader>
+
+    init() {
+        guard let r = redisReaderCreate() else { fatalError("redisReaderCreate: out of memory") }
+        self.reader = r
+    }
+
+    deinit { redisReaderFree(reader) }
+
+    /// Hands bytes read from the socket to the parser.
+    func feed(_ bytes: UnsafeRawBufferPointer) throws {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        if redisReaderFeed(reader, base.assumingMemoryBound(to: CChar.self), bytes.count) != REDIS_OK {
+            throw RedisError(.protocolError, lastError)
+        }
+    }
+
+    /// The next complete reply, or `nil` when more bytes are needed.
+    func next() throws -> RESPValue? {
+        var raw: UnsafeMutableRawPointer? = nil
+        if redisReaderGetReply(reader, &raw) != REDIS_OK {
+            throw RedisError(.protocolError, lastError)
+        }
+        guard let raw else { return nil }
+        defer { freeReplyObject(raw) }
+        return Self.convert(raw.assumingMemoryBound(to: redisReply.self))
+    }
+
+    private var lastError: String {
+        withUnsafeBytes(of: reader.pointee.errstr) { buf in
+            String(decoding: buf.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+    }
+
+    private static func convert(_ r: UnsafeMutablePointer<redisReply>) -> RESPValue {
+        let reply = r.pointee
+        switch reply.type {
+        case REDIS_REPLY_STRING:
+            return .bulkString(bytes(reply.str, reply.len))
+        case REDIS_REPLY_STATUS:
+            return .simpleString(String(decoding: bytes(reply.str, reply.len), as: UTF8.self))
+        case REDIS_REPLY_ERROR:
+            return .error(String(decoding: bytes(reply.str, reply.len), as: UTF8.self))
+        case REDIS_REPLY_INTEGER:
+            return .integer(Int64(reply.integer))
+        case REDIS_REPLY_ARRAY:
+            var values: [RESPValue] = []
+            values.reserveCapacity(reply.elements)
+            for i in 0..<reply.elements {
+                if let e = reply.element[i] { values.append(convert(e)) } else { values.append(.null) }
+            }
+            return .array(values)
+        default:
+            return .null
+        }
+    }
+
+    private static func bytes(_ p: UnsafeMutablePointer<CChar>?, _ len: Int) -> [UInt8] {
+        guard let p, len > 0 else { return [] }
+        return Array(UnsafeRawBufferPointer(start: p, count: len))
+    }
+}
+
+/// Encodes commands with hiredis's `redisFormatCommandArgv`.
+enum HiredisCommandEncoder {
+    /// Calls `body` with the RESP encoding of `arguments`; the bytes are valid only inside `body`.
+    static func withEncoded<T>(_ arguments: [RedisArgument], _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
+        var pointers: [UnsafePointer<CChar>?] = []
+        var lengths: [Int] = []
+        pointers.reserveCapacity(arguments.count)
+        lengths.reserveCapacity(arguments.count)
+        // Copy every argument into one contiguous buffer so the pointers stay valid.
+        let total = arguments.reduce(0) { $0 + $1.bytes.count }
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 1)
+        defer { storage.deallocate() }
+        var offset = 0
+        for argument in arguments {
+            let n = argument.bytes.count
+            argument.bytes.withUnsafeBytes { src in
+                if n > 0 { (storage.baseAddress! + offset).copyMemory(from: src.baseAddress!, byteCount: n) }
+            }
+            pointers.append(UnsafePointer((storage.baseAddress! + offset).assumingMemoryBound(to: CChar.self)))
+            lengths.append(n)
+            offset += n
+        }
+        var target: UnsafeMutablePointer<CChar>? = nil
+        let len = redisFormatCommandArgv(&target, Int32(arguments.count), &pointers, lengths)
+        guard len > 0, let target else { throw RedisError(.protocolError, "could not encode command") }
+        defer { redisFreeCommand(target) }
+        return try body(UnsafeRawBufferPointer(start: target, count: Int(len)))
+    }
+}
+
+/// The hiredis version compiled in.
+public enum HiredisInfo {
+    /// `major.minor.patch` of the hiredis headers this binary was built with.
+    public static var version: String { "\(HIREDIS_MAJOR).\(HIREDIS_MINOR).\(HIREDIS_PATCH)" }
+}

@@ -1,0 +1,192 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// An async Redis client: a small pool of pipelined connections.
+///
+/// Commands from many tasks are spread round-robin over `poolSize` connections
+/// and pipelined on each, so one connection carries many requests at once. A
+/// broken connection is re-established on next use, with exponential backoff
+/// after consecutive failures. All I/O runs on SwiftNIO event loops; hiredis
+/// parses and encodes RESP there without blocking.
+///
+/// The client is a `Service`: `run()` waits for graceful shutdown and closes
+/// the connections. Outside a service group, call `shutdown()`.
+public final class RedisClient: Service, Sendable {
+    /// The settings this client was made with.
+    public let configuration: RedisConfiguration
+    private let slots: [ConnectionSlot]
+    private let next = Atomic<Int>(0)
+    private let logger: Logger
+    private let isShutdown = Atomic<Bool>(false)
+
+    /// Makes a client; no connection is opened until the first command.
+    public init(
+        configuration: RedisConfiguration,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        self.slots = (0..<max(1, configuration.poolSize)).map { _ in
+            ConnectionSlot(configuration: configuration, eventLoop: eventLoopGroup.next(), logger: logger)
+        }
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        shutdown()
+    }
+
+    /// Closes every connection; later commands fail with `.shutdown`.
+    public func shutdown() {
+        isShutdown.store(true, ordering: .relaxed)
+        for slot in slots { slot.close() }
+    }
+
+    private func connection() async throws -> RedisConnection {
+        if isShutdown.load(ordering: .relaxed) { throw RedisError(.shutdown, "the Redis client is shut down") }
+        let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+        return try await slots[Int(UInt(bitPattern: i) % UInt(slots.count))].connection()
+    }
+
+    /// Sends one command and returns its reply; an error reply throws a `.server` error.
+    @discardableResult
+    public func send(_ arguments: [RedisArgument], timeout: Duration? = nil) async throws -> RESPValue {
+        try await connection().send(arguments, timeout: timeout).throwingOnError()
+    }
+
+    /// Sends commands back to back on one connection; error replies are returned, not thrown.
+    public func pipeline(_ commands: [[RedisArgument]], timeout: Duration? = nil) async throws -> [RESPValue] {
+        try await connection().pipeline(commands, timeout: timeout)
+    }
+
+    /// Runs a Lua script by its SHA1, loading it with `EVAL` when Redis answers `NOSCRIPT`
+    /// (after a restart or `SCRIPT FLUSH`).
+    public func eval(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument], timeout: Duration? = nil) async throws -> RESPValue {
+        let connection = try await connection()
+        let tail = [.int(keys.count)] + keys + arguments
+        let reply = try await connection.send(["EVALSHA", .string(script.sha1)] + tail, timeout: timeout)
+        if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
+            logger.debug("script not cached; loading it", metadata: ["script": "\(script.name)"])
+            return try await connection.send(["EVAL", .string(script.source)] + tail, timeout: timeout).throwingOnError()
+        }
+        return try reply.throwingOnError()
+    }
+
+    /// `PING` → `PONG`.
+    public func ping(timeout: Duration? = nil) async throws {
+        let reply = try await send(["PING"], timeout: timeout)
+        guard reply.string == "PONG" else { throw RedisError(.protocolError, "unexpected PING reply \(reply)") }
+    }
+
+    /// `GET key`.
+    public func get(_ key: String) async throws -> String? {
+        try await send(["GET", .string(key)]).string
+    }
+
+    /// `SET key value [PX ttl]`.
+    public func set(_ key: String, _ value: String, expiresIn: Duration? = nil) async throws {
+        var args: [RedisArgument] = ["SET", .string(key), .string(value)]
+        if let expiresIn { args += ["PX", .int(Int(RedisConnection.nanoseconds(expiresIn) / 1_000_000))] }
+        try await send(args)
+    }
+
+    /// The server's version from `INFO server`, e.g. `7.0.15`.
+    public func serverVersion() async throws -> String {
+        let info = try await send(["INFO", "server"]).string ?? ""
+        for line in info.split(whereSeparator: \.isNewline) where line.hasPrefix("redis_version:") {
+            return String(line.dropFirst("redis_version:".count))
+        }
+        return "unknown"
+    }
+}
+
+/// One slot of the pool: a connection, an attempt to make one, or a failure to back off from.
+///
+/// `@unchecked Sendable` is not needed: the state lives in a `Mutex`.
+final class ConnectionSlot: Sendable {
+    private enum State {
+        case idle(failures: Int)
+        case connecting(Task<RedisConnection, any Error>, failures: Int)
+        case connected(RedisConnection)
+    }
+
+    private let state = Mutex<State>(.idle(failures: 0))
+    private let configuration: RedisConfiguration
+    private let eventLoop: any EventLoop
+    private let logger: Logger
+
+    init(configuration: RedisConfiguration, eventLoop: any EventLoop, logger: Logger) {
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.logger = logger
+    }
+
+    func connection() async throws -> RedisConnection {
+        let task: Task<RedisConnection, any Error> = state.withLock { state in
+            switch state {
+            case .connected(let c) where c.isActive:
+                return Task { c }
+            case .connecting(let t, _):
+                return t
+            case .connected:
+                state = .idle(failures: 0)
+                return startConnecting(&state, failures: 0)
+            case .idle(let failures):
+                return startConnecting(&state, failures: failures)
+            }
+        }
+        return try await task.value
+    }
+
+    private func startConnecting(_ state: inout State, failures: Int) -> Task<RedisConnection, any Error> {
+        let delay = backoff(failures: failures)
+        let task = Task { [configuration, eventLoop] in
+            if delay > .zero { try await Task.sleep(for: delay) }
+            do {
+                let c = try await RedisConnection.connect(configuration: configuration, eventLoop: eventLoop)
+                self.finished(.success(c))
+                return c
+            } catch {
+                self.finished(.failure(error))
+                throw error
+            }
+        }
+        state = .connecting(task, failures: failures)
+        return task
+    }
+
+    private func finished(_ result: Result<RedisConnection, any Error>) {
+        state.withLock { state in
+            guard case .connecting(_, let failures) = state else { return }
+            switch result {
+            case .success(let c):
+                if failures > 0 { logger.info("reconnected to Redis", metadata: ["redis": "\(configuration.endpoint)"]) }
+                state = .connected(c)
+            case .failure(let error):
+                if failures == 0 { logger.warning("Redis connection failed", metadata: ["redis": "\(configuration.endpoint)", "error": "\(error)"]) }
+                state = .idle(failures: failures + 1)
+            }
+        }
+    }
+
+    private func backoff(failures: Int) -> Duration {
+        guard failures > 0 else { return .zero }
+        let factor = 1 << min(failures - 1, 16)
+        return min(configuration.reconnectBaseDelay * factor, configuration.reconnectMaxDelay)
+    }
+
+    func close() {
+        state.withLock { state in
+            switch state {
+            case .connected(let c): c.close()
+            case .connecting(let t, _): t.cancel()
+            case .idle: break
+            }
+            state = .idle(failures: 0)
+        }
+    }
+}

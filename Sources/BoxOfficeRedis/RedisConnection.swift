@@ -1,0 +1,110 @@
+import NIOCore
+import NIOPosix
+
+/// One TCP connection to Redis on which any number of callers pipeline commands.
+final class RedisConnection: Sendable {
+    let channel: any Channel
+    private let configuration: RedisConfiguration
+
+    private init(channel: any Channel, configuration: RedisConfiguration) {
+        self.channel = channel
+        self.configuration = configuration
+    }
+
+    /// Connects, authenticates and selects the database.
+    static func connect(
+        configuration: RedisConfiguration, eventLoop: any EventLoop
+    ) async throws -> RedisConnection {
+        let endpoint = configuration.endpoint
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: eventLoop)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000
+                    + configuration.connectTimeout.components.attoseconds / 1_000_000_000))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(endpoint: endpoint))
+                    }
+                }
+                .connect(host: configuration.host, port: configuration.port)
+                .get()
+        } catch {
+            throw RedisError(.unavailable, "cannot connect to Redis at \(endpoint)", underlying: error)
+        }
+        let connection = RedisConnection(channel: channel, configuration: configuration)
+        do {
+            if let password = configuration.password {
+                _ = try await connection.send(["AUTH", .string(password)]).throwingOnError()
+            }
+            if configuration.database != 0 {
+                _ = try await connection.send(["SELECT", .int(configuration.database)]).throwingOnError()
+            }
+        } catch {
+            connection.close()
+            throw error
+        }
+        return connection
+    }
+
+    var isActive: Bool { channel.isActive }
+
+    /// Sends one command; the reply may be an `.error` value.
+    func send(_ arguments: [RedisArgument], timeout: Duration? = nil) async throws -> RESPValue {
+        let encoded = try Self.encode(arguments, allocator: channel.allocator)
+        return try await send(encoded: encoded, timeout: timeout)
+    }
+
+    func send(encoded: ByteBuffer, timeout: Duration?) async throws -> RESPValue {
+        let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+        let deadline = NIODeadline.now() + .nanoseconds(Self.nanoseconds(timeout ?? configuration.commandTimeout))
+        channel.writeAndFlush(RedisOutboundCommand(encoded: encoded, promise: promise, deadline: deadline))
+            .cascadeFailure(to: promise)
+        return try await promise.futureResult.get()
+    }
+
+    /// Sends several commands back to back in one flush; replies come back in order.
+    func pipeline(_ commands: [[RedisArgument]], timeout: Duration? = nil) async throws -> [RESPValue] {
+        let deadline = NIODeadline.now() + .nanoseconds(Self.nanoseconds(timeout ?? configuration.commandTimeout))
+        var futures: [EventLoopFuture<RESPValue>] = []
+        futures.reserveCapacity(commands.count)
+        for command in commands {
+            let encoded = try Self.encode(command, allocator: channel.allocator)
+            let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+            channel.write(RedisOutboundCommand(encoded: encoded, promise: promise, deadline: deadline))
+                .cascadeFailure(to: promise)
+            futures.append(promise.futureResult)
+        }
+        channel.flush()
+        var replies: [RESPValue] = []
+        replies.reserveCapacity(futures.count)
+        for f in futures { replies.append(try await f.get()) }
+        return replies
+    }
+
+    func close() {
+        channel.close(promise: nil)
+    }
+
+    static func encode(_ arguments: [RedisArgument], allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        try HiredisCommandEncoder.withEncoded(arguments) { bytes in
+            var buffer = allocator.buffer(capacity: bytes.count)
+            buffer.writeBytes(bytes)
+            return buffer
+        }
+    }
+
+    static func nanoseconds(_ d: Duration) -> Int64 {
+        let (s, atto) = d.components
+        return s * 1_000_000_000 + atto / 1_000_000_000
+    }
+}
+
+extension RESPValue {
+    /// Throws a `.server` `RedisError` when this is an error reply; returns self otherwise.
+    public func throwingOnError() throws -> RESPValue {
+        if case .error(let message) = self { throw RedisError(.server, message) }
+        return self
+    }
+}

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Starts, stops and reports the servers of one BoxOffice stack: Redis (AOF on),
+# the project's own PostgreSQL cluster, the Tansu broker and Prometheus. Each
+# runs on its own port with its data and logs under $BOXOFFICE_RUN_DIR.
+#
+#   scripts/stack.sh start   start what is not running (idempotent), write $RUN/env
+#   scripts/stack.sh stop    stop what this stack started, by pid
+#   scripts/stack.sh status  one line per server
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+RUN="${BOXOFFICE_RUN_DIR:-$ROOT/.run}"
+REDIS_PORT="${BOXOFFICE_REDIS_PORT:-6379}"
+PG_PORT="${BOXOFFICE_PG_PORT:-5432}"
+KAFKA_PORT="${BOXOFFICE_KAFKA_PORT:-9092}"
+PROM_PORT="${BOXOFFICE_PROMETHEUS_PORT:-9090}"
+API_PORT="${BOXOFFICE_API_PORT:-8080}"
+WORKER_PORT="${BOXOFFICE_WORKER_PORT:-9101}"
+PARTITIONS="${BOXOFFICE_KAFKA_PARTITIONS:-6}"
+PG_DB="${BOXOFFICE_PG_DATABASE:-boxoffice}"
+# Development defaults, clearly not production credentials.
+PG_USER="boxoffice"; PG_PASSWORD="boxoffice-dev-password"
+WITH_PROMETHEUS="${BOXOFFICE_WITH_PROMETHEUS:-1}"
+
+PIDS="$RUN/pids"; LOGS="$RUN/logs"
+mkdir -p "$PIDS" "$LOGS"
+
+# MARK: Redis
+start_redis() {
+    if pid_alive "$PIDS/redis.pid"; then log "redis: already running on $REDIS_PORT"; return; fi
+    port_open "$REDIS_PORT" && die "redis: port $REDIS_PORT is taken by another process; set BOXOFFICE_REDIS_PORT"
+    mkdir -p "$RUN/redis"
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$RUN/redis" \
+        --appendonly yes --appendfsync "${BOXOFFICE_REDIS_APPENDFSYNC:-everysec}" --save "" \
+        --daemonize yes --pidfile "$PIDS/redis.pid" --logfile "$LOGS/redis.log" \
+        --maxclients 10000
+    wait_for redis 20 redis-cli -p "$REDIS_PORT" ping || die "redis did not answer on $REDIS_PORT; see $LOGS/redis.log"
+    log "redis: listening on 127.0.0.1:$REDIS_PORT (AOF on)"
+}
+
+# MARK: PostgreSQL
+start_postgres() {
+    local bin data="$RUN/postgres/data" sock="$RUN/postgres"
+    bin="$(pg_bindir)"
+    if [ -f "$data/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+        log "postgres: already running on $PG_PORT"
+    else
+        port_open "$PG_PORT" && die "postgres: port $PG_PORT is taken by another process; set BOXOFFICE_PG_PORT"
+        mkdir -p "$sock"
+        if is_root; then chown postgres:postgres "$sock"; chmod 700 "$sock"; touch "$LOGS/postgres.log"; chown postgres "$LOGS/postgres.log"; fi
+        if [ ! -f "$data/PG_VERSION" ]; then
+            log "postgres: initdb $data"
+            as_pg "$bin/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+                -E UTF8 --locale=C.UTF-8 >"$LOGS/initdb.log" 2>&1 || die "initdb failed; see $LOGS/initdb.log"
+        fi
+        as_pg "$bin/pg_ctl" -D "$data" -l "$LOGS/postgres.log" -w -t 60 \
+            -o "-p $PG_PORT -k $sock -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null \
+            || die "postgres did not start; see $LOGS/postgres.log"
+        log "postgres: listening on 127.0.0.1:$PG_PORT"
+    fi
+    head -1 "$data/postmaster.pid" > "$PIDS/postgres.pid"
+    # Role and database, idempotently (local socket, trust, as the superuser).
+    local psql=(as_pg "$bin/psql" -h "$sock" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA)
+    if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname='$PG_USER'")" != 1 ]; then
+        "${psql[@]}" -c "CREATE ROLE $PG_USER LOGIN PASSWORD '$PG_PASSWORD'" >/dev/null
+    fi
+    if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname='$PG_DB'")" != 1 ]; then
+        "${psql[@]}" -c "CREATE DATABASE $PG_DB OWNER $PG_USER" >/dev/null
+        log "postgres: created database $PG_DB"
+    fi
+}
+
+# MARK: Kafka (Tansu)
+start_kafka() {
+    local tansu; tansu="$(tansu_bin)"
+    if pid_alive "$PIDS/kafka.pid"; then
+        log "kafka: already running on $KAFKA_PORT"
+    else
+        port_open "$KAFKA_PORT" && die "kafka: port $KAFKA_PORT is taken by another process; set BOXOFFICE_KAFKA_PORT"
+        nohup "$tansu" broker --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+            --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+            --storage-engine "memory://tansu/" >"$LOGS/kafka.log" 2>&1 </dev/null &
+        echo $! > "$PIDS/kafka.pid"
+        wait_for kafka 30 port_open "$KAFKA_PORT" || die "tansu did not listen on $KAFKA_PORT; see $LOGS/kafka.log"
+        log "kafka: tansu listening on 127.0.0.1:$KAFKA_PORT (memory storage)"
+    fi
+    local topics; topics="$("$tansu" topic list --broker "tcp://127.0.0.1:$KAFKA_PORT" 2>/dev/null || true)"
+    for t in reservations reservations.dlq; do
+        if ! grep -q "\"$t\"" <<<"$topics" && ! grep -qx "$t" <<<"$topics"; then
+            "$tansu" topic create "$t" --partitions "$PARTITIONS" --broker "tcp://127.0.0.1:$KAFKA_PORT" >>"$LOGS/kafka.log" 2>&1 \
+                || die "could not create topic $t; see $LOGS/kafka.log"
+            log "kafka: created topic $t ($PARTITIONS partitions)"
+        fi
+    done
+}
+
+# MARK: Prometheus
+start_prometheus() {
+    [ "$WITH_PROMETHEUS" = 1 ] || return 0
+    if pid_alive "$PIDS/prometheus.pid"; then log "prometheus: already running on $PROM_PORT"; return; fi
+    port_open "$PROM_PORT" && die "prometheus: port $PROM_PORT is taken by another process; set BOXOFFICE_PROMETHEUS_PORT"
+    mkdir -p "$RUN/prometheus"
+    sed -e "s/localhost:8080/127.0.0.1:$API_PORT/; s/localhost:9101/127.0.0.1:$WORKER_PORT/" \
+        "$ROOT/prometheus.yml" > "$RUN/prometheus/prometheus.yml"
+    [ -d "$ROOT/prometheus" ] && cp -r "$ROOT/prometheus/." "$RUN/prometheus/"
+    nohup prometheus --config.file="$RUN/prometheus/prometheus.yml" \
+        --storage.tsdb.path="$RUN/prometheus/data" --web.listen-address="127.0.0.1:$PROM_PORT" \
+        >"$LOGS/prometheus.log" 2>&1 </dev/null &
+    echo $! > "$PIDS/prometheus.pid"
+    wait_for prometheus 30 port_open "$PROM_PORT" || die "prometheus did not listen on $PROM_PORT; see $LOGS/prometheus.log"
+    log "prometheus: listening on 127.0.0.1:$PROM_PORT"
+}
+
+write_env() {
+    local secret_file="$RUN/jwt_secret"
+    if [ ! -s "$secret_file" ]; then
+        head -c 48 /dev/urandom | base64 | tr -d '\n/+=' > "$secret_file"; chmod 600 "$secret_file"
+    fi
+    cat > "$RUN/env" <<ENV
+# Settings of the stack in $RUN, written by scripts/stack.sh. Source it: . $RUN/env
+export BOXOFFICE_REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+export BOXOFFICE_DATABASE_URL=postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB
+export BOXOFFICE_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
+export BOXOFFICE_KAFKA_PARTITIONS=$PARTITIONS
+export BOXOFFICE_JWT_SECRET=$(cat "$secret_file")
+export BOXOFFICE_API_PORT=$API_PORT
+export BOXOFFICE_WORKER_PORT=$WORKER_PORT
+export BOXOFFICE_PROMETHEUS_PORT=$PROM_PORT
+export BOXOFFICE_REDIS_PORT=$REDIS_PORT
+export BOXOFFICE_PG_PORT=$PG_PORT
+export BOXOFFICE_KAFKA_PORT=$KAFKA_PORT
+export BOXOFFICE_RUN_DIR=$RUN
+export LD_LIBRARY_PATH=$RDKAFKA_LIB_DIR\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}
+ENV
+    chmod 600 "$RUN/env"
+}
+
+stop_all() {
+    stop_pid prometheus "$PIDS/prometheus.pid"
+    stop_pid kafka "$PIDS/kafka.pid"
+    if [ -f "$RUN/postgres/data/postmaster.pid" ]; then
+        as_pg "$(pg_bindir)/pg_ctl" -D "$RUN/postgres/data" -m fast -w stop >/dev/null 2>&1 && log "stopped postgres" || true
+    fi
+    rm -f "$PIDS/postgres.pid"
+    if pid_alive "$PIDS/redis.pid"; then
+        redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
+        stop_pid redis "$PIDS/redis.pid"
+    fi
+    rm -f "$PIDS/redis.pid"
+}
+
+status_all() {
+    local name pidfile
+    for name in redis postgres kafka prometheus api worker; do
+        pidfile="$PIDS/$name.pid"
+        if pid_alive "$pidfile"; then printf '%-11s running  pid %s\n' "$name" "$(cat "$pidfile")"
+        else printf '%-11s stopped\n' "$name"; fi
+    done
+}
+
+case "${1:-}" in
+    start) start_redis; start_postgres; start_kafka; start_prometheus; write_env ;;
+    stop) stop_all ;;
+    status) status_all ;;
+    env) write_env ;;
+    *) die "usage: $0 start|stop|status|env" ;;
+esac
