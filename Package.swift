@@ -56,6 +56,7 @@ let package = Package(
             name: "BoxOfficeKafka",
             dependencies: [
                 "CRdKafka",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
