@@ -93,7 +93,8 @@ let package = Package(
         .executableTarget(
             name: "boxofficectl",
             dependencies: [
-                "BoxOfficeApp",
+                "BoxOfficeApp", "BoxOfficePostgres",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),

@@ -1,1 +1,3 @@
-print("hi")
+import BoxOfficeApp
+
+await ProcessRunner.run(name: "boxoffice-api", build: buildAPIApplication)

@@ -1,1 +1,3 @@
-print("hi")
+import BoxOfficeApp
+
+await ProcessRunner.run(name: "boxoffice-worker", build: buildWorkerApplication)

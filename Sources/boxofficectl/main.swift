@@ -1,1 +1,64 @@
-print("hi")
+import ArgumentParser
+import BoxOfficeApp
+import BoxOfficePostgres
+import Foundation
+import Logging
+
+@main
+struct BoxOfficeCtl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "boxofficectl",
+        abstract: "Operate a BoxOffice deployment.",
+        discussion: "Settings come from BOXOFFICE_* variables, falling back to .run/env.",
+        subcommands: [Migrate.self, Token.self])
+}
+
+/// Settings and a logger for a subcommand.
+func context(_ label: String) throws -> (BoxOfficeSettings, Logger) {
+    let settings = try BoxOfficeSettings.load()
+    var logger = Logger(label: "boxofficectl.\(label)")
+    logger.logLevel = Logger.Level(rawValue: settings.logLevel) ?? .info
+    return (settings, logger)
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply the SQL migrations embedded in this binary.")
+
+    func run() async throws {
+        let (settings, logger) = try context("migrate")
+        let client = PostgresClient(configuration: settings.postgres(applicationName: "boxofficectl"), logger: logger)
+        defer { Task { await client.shutdown() } }
+        let report = try await Migrator(client: client, logger: logger).migrate()
+        for v in report.applied {
+            let m = Migration.all.first { $0.version == v }
+            print("applied migration \(v) (\(m?.name ?? "?"))")
+        }
+        print("schema at version \(Migration.all.map(\.version).max() ?? 0): \(report.applied.count) applied, \(report.alreadyApplied.count) already present")
+        await client.shutdown()
+    }
+}
+
+struct Token: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a signed access token (a bare JWT) on stdout.")
+
+    @Option(help: "user or admin")
+    var role: String = "user"
+
+    @Option(help: "The subject (buyer or admin id).")
+    var sub: String
+
+    @Option(help: "Lifetime in seconds.")
+    var ttl: Int = 3600
+
+    func validate() throws {
+        guard Role(rawValue: role) != nil else { throw ValidationError("--role must be user or admin") }
+        guard !sub.isEmpty, sub.count <= 200 else { throw ValidationError("--sub must be 1 to 200 characters") }
+        guard ttl > 0 else { throw ValidationError("--ttl must be positive") }
+    }
+
+    func run() async throws {
+        let (settings, _) = try context("token")
+        let issuer = await TokenIssuer(secret: settings.jwtSecret)
+        print(try await issuer.issue(subject: sub, role: Role(rawValue: role)!, lifetime: .seconds(ttl)))
+    }
+}

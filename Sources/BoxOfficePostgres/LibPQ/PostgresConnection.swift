@@ -31,6 +31,8 @@ public final class PostgresConnection {
             PQfinish(conn)
             throw PostgresError(.connection, message.trimmingTrailingNewlines())
         }
+        // Server NOTICEs ("relation already exists, skipping") are not for stderr.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
         self.conn = conn
     }
 

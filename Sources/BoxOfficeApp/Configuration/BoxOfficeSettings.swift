@@ -1,0 +1,154 @@
+import BoxOfficeKafka
+import BoxOfficePostgres
+import BoxOfficeRedis
+import Foundation
+
+/// Every setting of BoxOffice, read from `BOXOFFICE_*` environment variables in one place.
+///
+/// Where a variable is unset, the value from the env file (`.run/env` in the
+/// working directory, or `BOXOFFICE_ENV_FILE`) is used, then the default
+/// documented on each property. Defaults marked *development* are fit for the
+/// local stack only.
+public struct BoxOfficeSettings: Sendable {
+    /// `BOXOFFICE_REDIS_URL`. Default `redis://127.0.0.1:6379`.
+    public var redisURL = "redis://127.0.0.1:6379"
+    /// `BOXOFFICE_DATABASE_URL`. Default (development) `postgres://boxoffice:boxoffice-dev-password@127.0.0.1:5432/boxoffice`.
+    public var databaseURL = "postgres://boxoffice:boxoffice-dev-password@127.0.0.1:5432/boxoffice"
+    /// `BOXOFFICE_KAFKA_BROKERS`. Default `127.0.0.1:9092`.
+    public var kafkaBrokers = "127.0.0.1:9092"
+    /// `BOXOFFICE_KAFKA_PARTITIONS`: partitions of the `reservations` topic. Default `6`.
+    public var kafkaPartitions = 6
+    /// `BOXOFFICE_JWT_SECRET`: HS256 secret. Default (development) a fixed string; `make up` generates one.
+    public var jwtSecret = "boxoffice-development-secret-change-me"
+    /// `BOXOFFICE_HOLD_TTL_SECONDS`. Default `600`.
+    public var holdTTLSeconds = 600
+    /// `BOXOFFICE_MAX_QTY_PER_REQUEST`: cap on one request's qty. Default `10`.
+    public var maxQuantityPerRequest = 10
+    /// `BOXOFFICE_API_HOST`. Default `0.0.0.0`.
+    public var apiHost = "0.0.0.0"
+    /// `BOXOFFICE_API_PORT`. Default `8080`.
+    public var apiPort = 8080
+    /// `BOXOFFICE_WORKER_HOST`. Default `0.0.0.0`.
+    public var workerHost = "0.0.0.0"
+    /// `BOXOFFICE_WORKER_PORT`. Default `9101`.
+    public var workerPort = 9101
+    /// `BOXOFFICE_REDIS_POOL_SIZE`: pipelined connections. Default `4`.
+    public var redisPoolSize = 4
+    /// `BOXOFFICE_DB_POOL_SIZE`: PostgreSQL connections (and libpq threads). Default `8`.
+    public var databasePoolSize = 8
+    /// `BOXOFFICE_STARTUP_TIMEOUT_SECONDS`: how long start-up retries an unreachable server. Default `15`.
+    public var startupTimeoutSeconds = 15
+    /// `BOXOFFICE_LOG_LEVEL`: trace, debug, info, notice, warning, error, critical. Default `info`.
+    public var logLevel = "info"
+
+    public init() {}
+
+    /// Reads the settings from `environment`, falling back to the env file's lines.
+    public static func load(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> BoxOfficeSettings {
+        let file = environment["BOXOFFICE_ENV_FILE"] ?? ".run/env"
+        let merged = EnvFile.read(path: file).merging(environment) { _, process in process }
+        return try BoxOfficeSettings(values: merged)
+    }
+
+    /// Settings from exactly these values (tests).
+    public init(values env: [String: String]) throws {
+        func string(_ key: String, _ into: inout String) {
+            if let v = env[key], !v.isEmpty { into = v }
+        }
+        func int(_ key: String, _ into: inout Int, range: ClosedRange<Int>) throws {
+            guard let raw = env[key], !raw.isEmpty else { return }
+            guard let v = Int(raw), range.contains(v) else {
+                throw SettingsError(key: key, message: "must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(raw)'")
+            }
+            into = v
+        }
+        string("BOXOFFICE_REDIS_URL", &redisURL)
+        string("BOXOFFICE_DATABASE_URL", &databaseURL)
+        string("BOXOFFICE_KAFKA_BROKERS", &kafkaBrokers)
+        string("BOXOFFICE_JWT_SECRET", &jwtSecret)
+        string("BOXOFFICE_API_HOST", &apiHost)
+        string("BOXOFFICE_WORKER_HOST", &workerHost)
+        string("BOXOFFICE_LOG_LEVEL", &logLevel)
+        try int("BOXOFFICE_KAFKA_PARTITIONS", &kafkaPartitions, range: 1...1024)
+        try int("BOXOFFICE_HOLD_TTL_SECONDS", &holdTTLSeconds, range: 1...86_400)
+        try int("BOXOFFICE_MAX_QTY_PER_REQUEST", &maxQuantityPerRequest, range: 1...1000)
+        try int("BOXOFFICE_API_PORT", &apiPort, range: 1...65535)
+        try int("BOXOFFICE_WORKER_PORT", &workerPort, range: 1...65535)
+        try int("BOXOFFICE_REDIS_POOL_SIZE", &redisPoolSize, range: 1...256)
+        try int("BOXOFFICE_DB_POOL_SIZE", &databasePoolSize, range: 1...256)
+        try int("BOXOFFICE_STARTUP_TIMEOUT_SECONDS", &startupTimeoutSeconds, range: 0...3600)
+        if jwtSecret.utf8.count < 16 {
+            throw SettingsError(key: "BOXOFFICE_JWT_SECRET", message: "must be at least 16 bytes")
+        }
+        _ = try redis()
+    }
+
+    /// The Redis client settings.
+    public func redis() throws -> RedisConfiguration {
+        var c = try RedisConfiguration(url: redisURL)
+        c.poolSize = redisPoolSize
+        return c
+    }
+
+    /// The PostgreSQL client settings.
+    public func postgres(applicationName: String) -> PostgresConfiguration {
+        var c = PostgresConfiguration(url: databaseURL)
+        c.maxConnections = databasePoolSize
+        c.applicationName = applicationName
+        return c
+    }
+
+    /// The Kafka connection settings.
+    public func kafka(clientID: String) -> KafkaConfiguration {
+        var c = KafkaConfiguration(brokers: kafkaBrokers)
+        c.clientID = clientID
+        return c
+    }
+
+    /// The settings as log metadata, secrets redacted.
+    public var redactedDescription: [String: String] {
+        [
+            "redis_url": RedisConfiguration.redacted(redisURL),
+            "database_url": PostgresConfiguration(url: databaseURL).redactedURL,
+            "kafka_brokers": kafkaBrokers,
+            "kafka_partitions": "\(kafkaPartitions)",
+            "jwt_secret": "<redacted>",
+            "hold_ttl_seconds": "\(holdTTLSeconds)",
+            "max_qty_per_request": "\(maxQuantityPerRequest)",
+            "api": "\(apiHost):\(apiPort)",
+            "worker": "\(workerHost):\(workerPort)",
+            "redis_pool_size": "\(redisPoolSize)",
+            "db_pool_size": "\(databasePoolSize)",
+            "startup_timeout_seconds": "\(startupTimeoutSeconds)",
+        ]
+    }
+}
+
+/// A setting that could not be read.
+public struct SettingsError: Error, CustomStringConvertible {
+    public var key: String
+    public var message: String
+    public var description: String { "\(key) \(message)" }
+}
+
+/// Reads `export KEY=value` / `KEY=value` lines, as `scripts/stack.sh` writes them.
+enum EnvFile {
+    static func read(path: String) -> [String: String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [:] }
+        var values: [String: String] = [:]
+        for rawLine in text.split(whereSeparator: \.isNewline) {
+            var line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("#") || line.isEmpty { continue }
+            if line.hasPrefix("export ") { line = String(line.dropFirst(7)) }
+            guard let eq = line.firstIndex(of: "="), line[..<eq].hasPrefix("BOXOFFICE_") else { continue }
+            var value = String(line[line.index(after: eq)...])
+            if value.count >= 2, value.first == value.last, value.first == "\"" || value.first == "'" {
+                value = String(value.dropFirst().dropLast())
+            }
+            values[String(line[..<eq])] = value
+        }
+        return values
+    }
+}

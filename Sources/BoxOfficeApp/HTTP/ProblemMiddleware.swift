@@ -1,0 +1,39 @@
+import Hummingbird
+import Logging
+
+/// Turns every error into a problem document: deliberate `Problem`s pass
+/// through, Hummingbird's own `HTTPError`s (unknown route, bad method, body too
+/// large) become problems with the same status, and anything else is logged
+/// with the request id and answered with a generic 500.
+public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let problem as Problem {
+            throw problem
+        } catch let error as HTTPError {
+            let detail = error.status == .notFound
+                ? "No resource at \(request.method) \(request.uri.path)."
+                : (error.body ?? error.status.reasonPhrase)
+            throw Problem(status: error.status, code: Self.code(for: error.status), title: error.status.reasonPhrase, detail: detail)
+        } catch {
+            context.logger.error("unhandled error", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            throw Problem.internal(requestID: context.logger[metadataKey: "hb.request.id"].map { "\($0)" })
+        }
+    }
+
+    static func code(for status: HTTPResponse.Status) -> String {
+        switch status {
+        case .notFound: return "not_found"
+        case .methodNotAllowed: return "method_not_allowed"
+        case .contentTooLarge: return "body_too_large"
+        case .badRequest: return "bad_request"
+        case .unauthorized: return "unauthorized"
+        case .forbidden: return "forbidden"
+        case .unsupportedMediaType: return "unsupported_media_type"
+        default: return status.code >= 500 ? "internal_error" : "client_error"
+        }
+    }
+}
