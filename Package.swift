@@ -5,6 +5,7 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
+let testSwiftSettings: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
 let package = Package(
     name: "boxoffice",
@@ -103,17 +104,20 @@ let package = Package(
         .testTarget(
             name: "BoxOfficeUnitTests",
             dependencies: [
-                "BoxOfficeDomain", "BoxOfficeApp",
+                "BoxOfficeDomain", "BoxOfficeApp", "BoxOfficeRedis", "BoxOfficePostgres",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
-            swiftSettings: swiftSettings),
+            swiftSettings: testSwiftSettings),
         .testTarget(
             name: "BoxOfficeIntegrationTests",
             dependencies: [
                 "BoxOfficeApp", "BoxOfficeRedis", "BoxOfficeKafka", "BoxOfficePostgres",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings),
+            swiftSettings: testSwiftSettings),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -129,6 +129,7 @@ export BOXOFFICE_REDIS_PORT=$REDIS_PORT
 export BOXOFFICE_PG_PORT=$PG_PORT
 export BOXOFFICE_KAFKA_PORT=$KAFKA_PORT
 export BOXOFFICE_RUN_DIR=$RUN
+export BOXOFFICE_TANSU_BIN=$(tansu_bin)
 export LD_LIBRARY_PATH=$RDKAFKA_LIB_DIR\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}
 ENV
     chmod 600 "$RUN/env"
@@ -144,6 +145,7 @@ stop_all() {
     if pid_alive "$PIDS/redis.pid"; then
         redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
         stop_pid redis "$PIDS/redis.pid"
+        log "stopped redis"
     fi
     rm -f "$PIDS/redis.pid"
 }

@@ -19,6 +19,9 @@ public struct AccessTokenPayload: JWTPayload, Equatable {
         self.iat = IssuedAtClaim(value: issuedAt)
     }
 
+    /// The subject as a plain string.
+    public var subject: String { sub.value }
+
     public func verify(using algorithm: some JWTAlgorithm) throws {
         try exp.verifyNotExpired()
         guard Role(rawValue: role) != nil else { throw JWTError.claimVerificationFailure(failedClaim: nil, reason: "unknown role") }

@@ -79,8 +79,8 @@ public struct BoxOfficeSettings: Sendable {
         try int("BOXOFFICE_REDIS_POOL_SIZE", &redisPoolSize, range: 1...256)
         try int("BOXOFFICE_DB_POOL_SIZE", &databasePoolSize, range: 1...256)
         try int("BOXOFFICE_STARTUP_TIMEOUT_SECONDS", &startupTimeoutSeconds, range: 0...3600)
-        if jwtSecret.utf8.count < 16 {
-            throw SettingsError(key: "BOXOFFICE_JWT_SECRET", message: "must be at least 16 bytes")
+        if jwtSecret.utf8.count < 32 {
+            throw SettingsError(key: "BOXOFFICE_JWT_SECRET", message: "must be at least 32 bytes (HS256 key size)")
         }
         _ = try redis()
     }

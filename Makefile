@@ -1,0 +1,26 @@
+# BoxOffice: the local stack and the test suite. See README.md.
+.PHONY: up down status logs test bench build install clean-run
+
+up:            ## install what is missing, build, start the stack, print where it is
+	@scripts/up.sh
+
+down:          ## stop exactly what `make up` started
+	@scripts/down.sh
+
+status:        ## one line per process of the stack
+	@scripts/stack.sh status
+
+logs:          ## follow the stack's logs (Ctrl-C to stop)
+	@tail -n 40 -F .run/logs/*.log
+
+test:          ## the whole suite on its own servers and ports
+	@scripts/test.sh
+
+install:       ## only install the apt and pip packages
+	@scripts/install.sh
+
+build:         ## debug build
+	swift build
+
+clean-run: down ## stop the stack and delete its state (.run/)
+	rm -rf .run
