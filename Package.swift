@@ -72,11 +72,23 @@ let package = Package(
             resources: [.embedInCode("Migrations")],
             swiftSettings: swiftSettings),
 
+        .target(
+            name: "BoxOfficeInventory",
+            dependencies: [
+                "BoxOfficeDomain", "BoxOfficeRedis",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.embedInCode("Lua")],
+            swiftSettings: swiftSettings),
+
         // MARK: Application: configuration, HTTP layer, service composition
         .target(
             name: "BoxOfficeApp",
             dependencies: [
-                "BoxOfficeDomain", "BoxOfficeRedis", "BoxOfficeKafka", "BoxOfficePostgres",
+                "BoxOfficeDomain", "BoxOfficeRedis", "BoxOfficeKafka", "BoxOfficePostgres", "BoxOfficeInventory",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -111,7 +123,7 @@ let package = Package(
         .testTarget(
             name: "BoxOfficeIntegrationTests",
             dependencies: [
-                "BoxOfficeApp", "BoxOfficeRedis", "BoxOfficeKafka", "BoxOfficePostgres",
+                "BoxOfficeApp", "BoxOfficeRedis", "BoxOfficeKafka", "BoxOfficePostgres", "BoxOfficeInventory", "BoxOfficeDomain",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

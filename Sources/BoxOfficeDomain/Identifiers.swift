@@ -1,0 +1,105 @@
+/// The id of an event (a concert date): 1–64 characters of `A–Z a–z 0–9 _ -`.
+public struct EventID: Hashable, Sendable, CustomStringConvertible, Codable {
+    public let rawValue: String
+
+    /// Validates `rawValue`; `nil` when it is not a well-formed event id.
+    public init?(_ rawValue: String) {
+        guard (1...64).contains(rawValue.utf8.count), rawValue.utf8.allSatisfy(Self.allowed) else { return nil }
+        self.rawValue = rawValue
+    }
+
+    static func allowed(_ c: UInt8) -> Bool {
+        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F || c == 0x2D
+    }
+
+    /// A fresh random id, `ev_` and 16 hex digits.
+    public static func random() -> EventID {
+        EventID("ev_" + randomHex(bytes: 8))!
+    }
+
+    public var description: String { rawValue }
+
+    public init(from decoder: any Decoder) throws {
+        let s = try decoder.singleValueContainer().decode(String.self)
+        guard let id = EventID(s) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "malformed event id"))
+        }
+        self = id
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+}
+
+/// The id of a reservation: `<event id>.<20 hex digits>`.
+///
+/// The event id inside lets the API find the event's Redis slot (`{ev:<event>}`)
+/// without a lookup.
+public struct ReservationID: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    /// The event this reservation belongs to.
+    public let event: EventID
+    /// The random part.
+    public let token: String
+
+    /// Parses a reservation id; `nil` when malformed.
+    public init?(_ rawValue: String) {
+        guard rawValue.utf8.count <= 100, let dot = rawValue.lastIndex(of: ".") else { return nil }
+        let token = rawValue[rawValue.index(after: dot)...]
+        guard let event = EventID(String(rawValue[..<dot])),
+              token.utf8.count == 20, token.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) })
+        else { return nil }
+        self.rawValue = rawValue
+        self.event = event
+        self.token = String(token)
+    }
+
+    /// A fresh id for a reservation of `event`.
+    public static func random(in event: EventID) -> ReservationID {
+        ReservationID(event.rawValue + "." + randomHex(bytes: 10))!
+    }
+
+    public var description: String { rawValue }
+}
+
+/// A ticket category's name within an event: 1–64 characters, no `|`, no control characters.
+public struct CategoryName: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init?(_ rawValue: String) {
+        let trimmed = rawValue
+        guard (1...64).contains(trimmed.count), trimmed.utf8.count <= 256,
+              !trimmed.contains("|"), !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }),
+              trimmed.first?.isWhitespace == false, trimmed.last?.isWhitespace == false
+        else { return nil }
+        self.rawValue = trimmed
+    }
+
+    public var description: String { rawValue }
+}
+
+/// A buyer: the JWT subject, an opaque string of 1–200 bytes.
+public struct BuyerID: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init?(_ rawValue: String) {
+        guard (1...200).contains(rawValue.utf8.count) else { return nil }
+        self.rawValue = rawValue
+    }
+
+    public var description: String { rawValue }
+}
+
+/// Lowercase hex of `bytes` random bytes from the system generator.
+public func randomHex(bytes: Int) -> String {
+    var g = SystemRandomNumberGenerator()
+    var s = ""
+    s.reserveCapacity(bytes * 2)
+    for _ in 0..<bytes {
+        let b = UInt8.random(in: 0...255, using: &g)
+        s += String(b >> 4, radix: 16) + String(b & 0xF, radix: 16)
+    }
+    return s
+}

@@ -1,0 +1,70 @@
+/// What a reserve attempt came to.
+public enum ReserveOutcome: Hashable, Sendable {
+    /// A new hold (or, with an idempotency key seen before, the reservation it made).
+    case held(Reservation, replayed: Bool)
+    /// Not enough stock left; `available` is what remains.
+    case soldOut(available: Int)
+    /// The buyer's holds and purchases in this category would exceed `limit`.
+    case limitExceeded(limit: Int, alreadyHeld: Int)
+    /// No such event or category.
+    case notFound
+    /// `qty` is outside 1...max.
+    case invalidQuantity(max: Int)
+}
+
+/// What a confirm attempt came to.
+public enum ConfirmOutcome: Hashable, Sendable {
+    /// Confirmed now.
+    case confirmed(Reservation)
+    /// Confirmed before: the first result, unchanged.
+    case alreadyConfirmed(Reservation)
+    case notFound
+    case notOwner
+    /// The hold lapsed before payment.
+    case expired(Reservation)
+    /// Cancelled or expired already.
+    case notHeld(Reservation)
+}
+
+/// What recording a failed payment came to.
+public enum PaymentFailureOutcome: Hashable, Sendable {
+    /// Recorded; the hold stays until it expires. `attempt` counts failures so far.
+    case recorded(Reservation, attempt: Int)
+    case notFound
+    case notOwner
+    case notHeld(Reservation)
+    case alreadyConfirmed(Reservation)
+    /// The hold lapsed.
+    case expired(Reservation)
+}
+
+/// What a cancel attempt came to.
+public enum CancelOutcome: Hashable, Sendable {
+    case cancelled(Reservation)
+    /// Cancelled before: nothing changed.
+    case alreadyCancelled(Reservation)
+    case notFound
+    case notOwner
+    /// Confirmed or expired: cannot be cancelled.
+    case notHeld(Reservation)
+}
+
+/// What expiring one hold came to.
+public enum ExpireOutcome: String, Hashable, Sendable {
+    /// Stock returned, `reservation.expired` written to the outbox.
+    case expired
+    /// Still within its time.
+    case notDue
+    /// Not held any more (confirmed, cancelled, or expired by another sweeper).
+    case notHeld
+    /// No such reservation.
+    case notFound
+}
+
+/// What setting a category's stock came to.
+public enum InitCategoryOutcome: Hashable, Sendable {
+    case created(StockLevels)
+    case updated(StockLevels)
+    /// The new total is below what is already held or sold.
+    case belowCommitted(held: Int, confirmed: Int)
+}

@@ -1,0 +1,21 @@
+-- cancel.lua: a buyer gives back a hold.
+--
+-- KEYS[1] reservation hash  KEYS[2] stock  KEYS[3] limits  KEYS[4] holds  KEYS[5] outbox
+-- ARGV[1] buyer
+-- Returns {'cancelled', r} | {'already_cancelled', r} | {'not_held', r}
+--       | {'not_owner'} | {'not_found'}   (r = HGETALL)
+-- Invariants: only the owner cancels; only a held reservation is cancelled;
+-- its tickets return to available stock and to the buyer's allowance exactly
+-- once. Writes reservation.cancelled to the outbox.
+local rkey, stock, limits, holds, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+if redis.call('EXISTS', rkey) == 0 then return { 'not_found' } end
+local r, flat = load_hash(rkey)
+if r.user ~= ARGV[1] then return { 'not_owner' } end
+if r.status == 'cancelled' then return { 'already_cancelled', flat } end
+if r.status ~= 'held' then return { 'not_held', flat } end
+local now = now_ms()
+release(stock, limits, r)
+redis.call('HSET', rkey, 'status', 'cancelled', 'cancelled_at', tostring(now))
+redis.call('ZREM', holds, r.rid)
+emit(outbox, 'reservation.cancelled', r, now, '', nil)
+return { 'cancelled', redis.call('HGETALL', rkey) }

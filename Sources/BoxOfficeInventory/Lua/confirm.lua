@@ -1,0 +1,26 @@
+-- confirm.lua: turns a buyer's live hold into a purchase.
+--
+-- KEYS[1] reservation hash  KEYS[2] stock  KEYS[3] holds  KEYS[4] outbox
+-- ARGV[1] buyer  ARGV[2] payment reference
+-- Returns {'confirmed', r} | {'already_confirmed', r} | {'expired', r}
+--       | {'not_held', r} | {'not_owner'} | {'not_found'}   (r = HGETALL)
+-- Invariants: only the owner confirms; only a held, unexpired hold is
+-- confirmed; held moves to confirmed in one step (the total is unchanged); a
+-- repeated confirm changes nothing and returns the first result. Writes
+-- reservation.confirmed, with the payment reference, to the outbox.
+local rkey, stock, holds, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+if redis.call('EXISTS', rkey) == 0 then return { 'not_found' } end
+local r, flat = load_hash(rkey)
+if r.user ~= ARGV[1] then return { 'not_owner' } end
+if r.status == 'confirmed' then return { 'already_confirmed', flat } end
+if r.status ~= 'held' then return { 'not_held', flat } end
+local now = now_ms()
+if now >= tonumber(r.expires) then return { 'expired', flat } end
+
+local qty = tonumber(r.qty)
+redis.call('HINCRBY', stock, r.category .. '|held', -qty)
+redis.call('HINCRBY', stock, r.category .. '|confirmed', qty)
+redis.call('HSET', rkey, 'status', 'confirmed', 'confirmed_at', tostring(now), 'payment_ref', ARGV[2])
+redis.call('ZREM', holds, r.rid)
+emit(outbox, 'reservation.confirmed', r, now, '', { 'payment_ref', ARGV[2], 'payment_status', 'succeeded' })
+return { 'confirmed', redis.call('HGETALL', rkey) }

@@ -1,0 +1,20 @@
+-- payment_failed.lua: records a declined payment for a buyer's hold.
+--
+-- KEYS[1] reservation hash  KEYS[2] outbox
+-- ARGV[1] buyer  ARGV[2] payment reference  ARGV[3] reason
+-- Returns {'recorded', attempt, r} | {'already_confirmed', r} | {'expired', r}
+--       | {'not_held', r} | {'not_owner'} | {'not_found'}   (r = HGETALL)
+-- Invariant: stock is untouched; the hold stays until it expires (the buyer
+-- may retry). Each failure writes one payment.failed to the outbox.
+local rkey, outbox = KEYS[1], KEYS[2]
+if redis.call('EXISTS', rkey) == 0 then return { 'not_found' } end
+local r, flat = load_hash(rkey)
+if r.user ~= ARGV[1] then return { 'not_owner' } end
+if r.status == 'confirmed' then return { 'already_confirmed', flat } end
+if r.status ~= 'held' then return { 'not_held', flat } end
+local now = now_ms()
+if now >= tonumber(r.expires) then return { 'expired', flat } end
+local attempt = redis.call('HINCRBY', rkey, 'payment_failures', 1)
+emit(outbox, 'payment.failed', r, now, tostring(attempt),
+  { 'payment_ref', ARGV[2], 'payment_status', 'failed', 'reason', ARGV[3], 'attempt', tostring(attempt) })
+return { 'recorded', attempt, redis.call('HGETALL', rkey) }

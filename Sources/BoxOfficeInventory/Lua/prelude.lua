@@ -1,0 +1,60 @@
+-- prelude.lua: helpers shared by every BoxOffice inventory script.
+--
+-- The Swift side prepends this file to each script before hashing and loading
+-- it, so every script is still one atomic EVALSHA. It declares only local
+-- functions; it reads and writes nothing by itself.
+--
+-- Key layout of one event E (every key carries the hash tag {ev:E}, so each
+-- script touches one Cluster slot):
+--   bo:{ev:E}:stock     HASH  <cat>|total, <cat>|available, <cat>|held, <cat>|confirmed
+--   bo:{ev:E}:meta      HASH  <cat>|price, <cat>|currency, <cat>|max (0 = no per-user limit)
+--   bo:{ev:E}:limits    HASH  <cat>|<user> -> tickets held + confirmed by that user
+--   bo:{ev:E}:holds     ZSET  reservation id -> expiry (ms, Redis time)
+--   bo:{ev:E}:r:<token> HASH  one reservation
+--   bo:{ev:E}:idem:<h>  STRING reservation id for an idempotency key (h = sha1 of user and key)
+--   bo:{ev:E}:outbox    STREAM events for the relay
+
+-- Milliseconds since 1970 from the Redis server's clock, never the caller's.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- A deterministic UUID (version 5 layout) from a seed: the same transition of
+-- the same reservation always gets the same event id, so re-publishing it is
+-- absorbed by the worker's processed_events.
+local function event_uuid(seed)
+  local h = redis.sha1hex(seed)
+  local variant = string.format('%x', 8 + (tonumber(string.sub(h, 17, 17), 16) % 4))
+  return string.sub(h, 1, 8) .. '-' .. string.sub(h, 9, 12) .. '-5' .. string.sub(h, 14, 16) .. '-'
+    .. variant .. string.sub(h, 18, 20) .. '-' .. string.sub(h, 21, 32)
+end
+
+-- HGETALL as a table.
+local function load_hash(key)
+  local flat = redis.call('HGETALL', key)
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return t, flat
+end
+
+-- Appends one event to the outbox stream. `extra` is a flat list of more fields.
+local function emit(outbox, kind, r, at, seq, extra)
+  local args = { outbox, '*',
+    'id', event_uuid(r.rid .. '|' .. kind .. '|' .. seq),
+    'type', kind, 'rid', r.rid, 'event', r.event, 'category', r.category, 'user', r.user,
+    'qty', r.qty, 'amount', r.amount, 'currency', r.currency, 'at', tostring(at) }
+  if extra then
+    for i = 1, #extra do args[#args + 1] = extra[i] end
+  end
+  return redis.call('XADD', unpack(args))
+end
+
+-- Returns a hold's tickets to available stock and to the buyer's allowance.
+local function release(stock, limits, r)
+  local qty = tonumber(r.qty)
+  redis.call('HINCRBY', stock, r.category .. '|available', qty)
+  redis.call('HINCRBY', stock, r.category .. '|held', -qty)
+  local left = redis.call('HINCRBY', limits, r.category .. '|' .. r.user, -qty)
+  if left <= 0 then redis.call('HDEL', limits, r.category .. '|' .. r.user) end
+end

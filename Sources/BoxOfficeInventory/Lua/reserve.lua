@@ -1,0 +1,58 @@
+-- reserve.lua: holds qty tickets of a category for a buyer.
+--
+-- KEYS[1] stock  KEYS[2] meta  KEYS[3] limits  KEYS[4] holds  KEYS[5] outbox
+-- KEYS[6] the new reservation's hash  KEYS[7] the idempotency key
+-- ARGV[1] reservation id  ARGV[2] event id  ARGV[3] category  ARGV[4] buyer
+-- ARGV[5] qty  ARGV[6] hold ttl (ms)  ARGV[7] max qty per request
+-- ARGV[8] '1' to honour KEYS[7], '0' without an idempotency key
+-- ARGV[9] idempotency key lifetime (s)
+-- Returns {'held', <reservation as HGETALL>} | {'replayed', reservation id}
+--       | {'sold_out', available} | {'limit_exceeded', limit, already}
+--       | {'not_found'} | {'invalid_qty', max} | {'id_taken'}
+-- Invariants: available never goes below zero and available + held +
+-- confirmed stays equal to total (no oversell); a buyer's held + confirmed
+-- tickets of the category never exceed its max_per_user; one idempotency key
+-- of one buyer maps to one reservation. Writes reservation.held to the outbox.
+local stock, meta, limits, holds, outbox, rkey, idem = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local rid, event, cat, user = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local use_idem = ARGV[8] == '1'
+
+if use_idem then
+  local existing = redis.call('GET', idem)
+  if existing then return { 'replayed', existing } end
+end
+
+local qty, max_qty = tonumber(ARGV[5]), tonumber(ARGV[7])
+if not qty or qty ~= math.floor(qty) or qty < 1 or qty > max_qty then
+  return { 'invalid_qty', max_qty }
+end
+
+local m = redis.call('HMGET', meta, cat .. '|price', cat .. '|currency', cat .. '|max')
+if not m[1] then return { 'not_found' } end
+local price, currency, max_user = tonumber(m[1]), m[2], tonumber(m[3])
+
+local limit_field = cat .. '|' .. user
+if max_user > 0 then
+  local already = tonumber(redis.call('HGET', limits, limit_field) or '0')
+  if already + qty > max_user then return { 'limit_exceeded', max_user, already } end
+end
+
+local available = tonumber(redis.call('HGET', stock, cat .. '|available'))
+if available < qty then return { 'sold_out', available } end
+
+if redis.call('EXISTS', rkey) == 1 then return { 'id_taken' } end
+
+local now = now_ms()
+local expires = now + tonumber(ARGV[6])
+local amount = price * qty
+redis.call('HINCRBY', stock, cat .. '|available', -qty)
+redis.call('HINCRBY', stock, cat .. '|held', qty)
+redis.call('HINCRBY', limits, limit_field, qty)
+redis.call('HSET', rkey, 'rid', rid, 'event', event, 'category', cat, 'user', user, 'qty', qty,
+  'amount', string.format('%d', amount), 'currency', currency, 'status', 'held',
+  'created', tostring(now), 'expires', tostring(expires))
+redis.call('ZADD', holds, expires, rid)
+if use_idem then redis.call('SET', idem, rid, 'EX', tonumber(ARGV[9])) end
+local r = load_hash(rkey)
+emit(outbox, 'reservation.held', r, now, '', nil)
+return { 'held', redis.call('HGETALL', rkey) }
