@@ -106,7 +106,7 @@ let package = Package(
         .executableTarget(
             name: "boxofficectl",
             dependencies: [
-                "BoxOfficeApp", "BoxOfficePostgres",
+                "BoxOfficeApp", "BoxOfficePostgres", "BoxOfficeInventory", "BoxOfficeDomain", "BoxOfficeRedis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -1,8 +1,10 @@
+import BoxOfficeInventory
 import BoxOfficeKafka
 import BoxOfficePostgres
 import BoxOfficeRedis
 import Hummingbird
 import Logging
+import Metrics
 import Prometheus
 import ServiceLifecycle
 
@@ -21,6 +23,14 @@ public struct Dependencies: Sendable {
     }
 
     private var brokers: String
+
+    /// The Redis inventory with the settings' hold TTL and quantity cap.
+    public func inventory(settings: BoxOfficeSettings) -> RedisInventory {
+        var c = InventoryConfiguration()
+        c.holdTTL = .seconds(settings.holdTTLSeconds)
+        c.maxQuantityPerRequest = settings.maxQuantityPerRequest
+        return RedisInventory(redis: redis, configuration: c)
+    }
 
     /// Redis, PostgreSQL and Kafka checks, in that order.
     public var checks: [DependencyCheck] {
@@ -44,7 +54,10 @@ public func buildAPIApplication(
         router: router,
         configuration: .init(address: .hostname(settings.apiHost, port: settings.apiPort), serverName: "boxoffice-api"),
         logger: logger)
-    app.addServices(dependencies.redis, ClientShutdown(dependencies: dependencies))
+    let sweeper = HoldSweeper(
+        inventory: dependencies.inventory(settings: settings), expiredCounter: Counter(label: "holds_expired_total"),
+        logger: logger)
+    app.addServices(dependencies.redis, sweeper, ClientShutdown(dependencies: dependencies))
     return app
 }
 
