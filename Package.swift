@@ -112,6 +112,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        .executableTarget(
+            name: "boxoffice-bench",
+            dependencies: [
+                "BoxOfficeDomain", "BoxOfficeInventory", "BoxOfficeRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+
         // MARK: Tests
         .testTarget(
             name: "BoxOfficeUnitTests",

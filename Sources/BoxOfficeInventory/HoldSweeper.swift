@@ -16,6 +16,8 @@ public struct HoldSweeper: Service {
         public var interval: Duration = .milliseconds(250)
         /// Most holds expired per event per sweep. Default 500.
         public var batchSize = 500
+        /// Sweep only these events; `nil` (the default) sweeps every event with inventory.
+        public var events: Set<EventID>? = nil
         public init() {}
     }
 
@@ -46,7 +48,7 @@ public struct HoldSweeper: Service {
     @discardableResult
     public func sweepOnce() async throws -> Int {
         var total = 0
-        for event in try await inventory.events() {
+        for event in try await inventory.events() where configuration.events?.contains(event) ?? true {
             let due = try await inventory.dueHolds(event: event, limit: configuration.batchSize)
             guard !due.isEmpty else { continue }
             let expired = try await withThrowingTaskGroup(of: Bool.self) { group in

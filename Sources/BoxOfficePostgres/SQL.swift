@@ -60,6 +60,12 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation {
             text += "$\(parameters.count)"
         }
 
+        /// Binds `value` as the next parameter, or NULL.
+        public mutating func appendInterpolation<T: PostgresBindable>(_ value: T?) {
+            parameters.append(value?.postgresText)
+            text += "$\(parameters.count)"
+        }
+
         /// Splices trusted text into the statement. Never pass user input.
         public mutating func appendInterpolation(unescaped text: String) { self.text += text }
     }

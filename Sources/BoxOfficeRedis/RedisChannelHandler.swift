@@ -50,7 +50,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         let command = unwrapOutboundIn(data)
         let entry = Pending(promise: command.promise)
         pending.append(entry)
-        entry.timeout = context.eventLoop.scheduleTask(deadline: command.deadline) { [endpoint] in
+        entry.timeout = context.eventLoop.assumeIsolated().scheduleTask(deadline: command.deadline) { [endpoint] in
             entry.fail(RedisError(.timeout, "no reply from \(endpoint) before the deadline"))
         }
         context.write(wrapOutboundOut(command.encoded), promise: promise)

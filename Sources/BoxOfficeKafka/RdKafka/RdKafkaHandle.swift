@@ -46,7 +46,7 @@ final class RdKafkaHandle: @unchecked Sendable {
         for (key, value) in properties.sorted(by: { $0.key < $1.key }) {
             if rd_kafka_conf_set(conf, key, value, &errstr, errstr.count) != RD_KAFKA_CONF_OK {
                 rd_kafka_conf_destroy(conf)
-                throw KafkaError(.configuration, "\(key): \(String(cString: errstr))")
+                throw KafkaError(.configuration, "\(key): \(Self.string(errstr))")
             }
         }
         let context = RdKafkaContext(logger: logger)
@@ -71,7 +71,7 @@ final class RdKafkaHandle: @unchecked Sendable {
         guard let rk = rd_kafka_new(type, conf, &errstr, errstr.count) else {
             rd_kafka_conf_destroy(conf)
             Unmanaged<RdKafkaContext>.fromOpaque(pointer).release()
-            throw KafkaError(.configuration, String(cString: errstr))
+            throw KafkaError(.configuration, Self.string(errstr))
         }
         self.rk = rk
         self.context = context
@@ -111,6 +111,11 @@ final class RdKafkaHandle: @unchecked Sendable {
             partitions[String(cString: t.topic)] = Int(t.partition_cnt)
         }
         return (Int(md.pointee.broker_cnt), partitions)
+    }
+
+    /// A NUL-terminated C buffer as a String.
+    static func string(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static var lastError: KafkaError.Code { KafkaError.Code(rawValue: rd_kafka_last_error().rawValue) }

@@ -25,7 +25,8 @@ final class RedisServerProcess: @unchecked Sendable {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
         p.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory.path, "--save", "",
-                       "--appendonly", appendOnly ? "yes" : "no", "--appendfsync", "always"]
+                       "--appendonly", appendOnly ? "yes" : "no", "--appendfsync", "always",
+                       "--logfile", directory.appendingPathComponent("redis.log").path]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -38,7 +39,10 @@ final class RedisServerProcess: @unchecked Sendable {
         let probe = RedisClient(configuration: c, logger: logger)
         defer { probe.shutdown() }
         let up = await eventually(timeout: .seconds(10)) { (try? await probe.ping()) != nil }
-        guard up else { throw RedisError(.unavailable, "test redis-server did not start on \(port)") }
+        guard up else {
+            let log = (try? String(contentsOf: directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? ""
+            throw RedisError(.unavailable, "test redis-server did not start on \(port): \(log.suffix(800))")
+        }
     }
 
     /// Stops the server with SIGKILL (a crash) or SIGTERM, and waits for it to exit.

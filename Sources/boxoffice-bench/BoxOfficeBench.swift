@@ -1,0 +1,80 @@
+import ArgumentParser
+import BoxOfficeDomain
+import BoxOfficeInventory
+import BoxOfficeRedis
+import Foundation
+import Logging
+
+@main
+struct BoxOfficeBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "boxoffice-bench",
+        abstract: "Benchmarks that print figures (driven by scripts/bench-*.sh).",
+        subcommands: [InventoryBench.self, ScriptSource.self])
+}
+
+/// Prints the exact source of an inventory script (prelude included), for redis-benchmark.
+struct ScriptSource: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "script-source", abstract: "Print an inventory script's source.")
+    @Argument var name: String = "reserve"
+
+    func run() throws {
+        guard let s = InventoryScripts.all.first(where: { $0.name == name }) else { throw ValidationError("no script \(name)") }
+        print(s.source, terminator: "")
+    }
+}
+
+struct InventoryBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inventory", abstract: "Reserve operations through the Swift client at a given concurrency.")
+
+    @Option(help: "Redis URL.") var redis = "redis://127.0.0.1:6379"
+    @Option(help: "Reserve calls in total.") var requests = 100_000
+    @Option(help: "Concurrent callers.") var concurrency = 64
+    @Option(help: "Pipelined connections in the client pool.") var connections = 4
+    @Option(help: "Event id to use (its keys are created and deleted).") var event = "bench"
+
+    func run() async throws {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        var c = try RedisConfiguration(url: redis)
+        c.poolSize = connections
+        let client = RedisClient(configuration: c, logger: logger)
+        defer { client.shutdown() }
+        let inventory = RedisInventory(redis: client)
+        let eventID = EventID(event)!
+        let category = CategoryName("floor")!
+        _ = try await inventory.initCategory(event: eventID, category: category, totalStock: 1_000_000_000,
+                                             price: Money(amount: 1, currency: "EUR"), maxPerUser: nil)
+        // Warm-up: load the script and open the connections.
+        for i in 0..<200 { _ = try await inventory.reserve(event: eventID, category: category, buyer: BuyerID("w\(i)")!, quantity: 1) }
+
+        let start = ContinuousClock.now
+        let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
+            for w in 0..<concurrency {
+                group.addTask {
+                    var mine: [Double] = []
+                    mine.reserveCapacity(requests / concurrency + 1)
+                    for i in stride(from: w, to: requests, by: concurrency) {
+                        let t0 = ContinuousClock.now
+                        let outcome = try await inventory.reserve(event: eventID, category: category, buyer: BuyerID("b\(i)")!, quantity: 1)
+                        guard case .held = outcome else { throw ValidationError("unexpected \(outcome)") }
+                        let d = t0.duration(to: .now)
+                        mine.append(Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15)
+                    }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        let elapsed = start.duration(to: .now)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let sorted = latencies.sorted()
+        func pct(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+        print(String(format: "swift-client reserve: %d requests, concurrency %d, %d connections: %.0f ops/s  p50 %.3f ms  p99 %.3f ms",
+                     requests, concurrency, connections, Double(requests) / seconds, pct(0.50), pct(0.99)))
+        print(String(format: "RESULT ops_per_sec=%.0f p50_ms=%.3f p99_ms=%.3f", Double(requests) / seconds, pct(0.50), pct(0.99)))
+        try await client.send(["EVAL", "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('UNLINK', k) end return 0", 0,
+                               .string("bo:{ev:\(event)}:*")])
+    }
+}

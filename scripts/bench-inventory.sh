@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Reserve throughput through the Swift client against redis-benchmark running
+# the same reserve.lua with the same key shapes, in the same run, on a private
+# Redis (AOF on, like production). Prints both and the ratio.
+#   scripts/bench-inventory.sh [requests] [concurrency]
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+REQUESTS="${1:-100000}"; CONCURRENCY="${2:-64}"
+PORT="${BOXOFFICE_BENCH_REDIS_PORT:-26379}"
+DIR="$ROOT/.run/bench/redis"; mkdir -p "$DIR"
+
+(cd "$ROOT" && swift build -c release --product boxoffice-bench) >/dev/null || die "build failed"
+BIN="$(cd "$ROOT" && swift build -c release --show-bin-path)/boxoffice-bench"
+
+port_open "$PORT" && die "port $PORT is taken; set BOXOFFICE_BENCH_REDIS_PORT"
+redis-server --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --appendonly yes --appendfsync everysec --save "" \
+    --daemonize yes --pidfile "$DIR/redis.pid" --logfile "$DIR/redis.log"
+trap 'redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$DIR"' EXIT
+wait_for redis 10 redis-cli -p "$PORT" ping || die "bench redis did not start"
+
+SRC="$("$BIN" script-source reserve)"
+SHA="$(redis-cli -p "$PORT" -x script load <<<"$SRC" | tr -d '\r')"
+# Stock large enough never to sell out; no per-user limit.
+redis-cli -p "$PORT" hset "bo:{ev:rb}:stock" "floor|total" 1000000000 "floor|available" 1000000000 "floor|held" 0 "floor|confirmed" 0 >/dev/null
+redis-cli -p "$PORT" hset "bo:{ev:rb}:meta" "floor|price" 1 "floor|currency" EUR "floor|max" 0 >/dev/null
+
+log "redis-benchmark: EVALSHA reserve, $REQUESTS requests, $CONCURRENCY connections, unpipelined"
+P="bo:{ev:rb}:"
+RB_OUT="$(redis-benchmark -p "$PORT" -c "$CONCURRENCY" -n "$REQUESTS" -r 1000000000000 -q --csv \
+    EVALSHA "$SHA" 7 "${P}stock" "${P}meta" "${P}limits" "${P}holds" "${P}outbox" "${P}r:__rand_int__" "${P}idem:-" \
+    "rb.__rand_int__" rb floor "u__rand_int__" 1 600000 10 0 86400 2>&1 | tail -1)"
+RB_RPS="$(echo "$RB_OUT" | awk -F'","' '{gsub(/"/,"",$2); print $2}')"
+RB_P50="$(echo "$RB_OUT" | awk -F'","' '{gsub(/"/,"",$5); print $5}')"
+RB_P99="$(echo "$RB_OUT" | awk -F'","' '{gsub(/"/,"",$7); print $7}')"
+echo "redis-benchmark reserve: $RB_RPS ops/s  p50 ${RB_P50} ms  p99 ${RB_P99} ms"
+redis-cli -p "$PORT" --scan --pattern "${P}*" | xargs -r -n 500 redis-cli -p "$PORT" unlink >/dev/null
+
+log "swift client: $REQUESTS reserves, concurrency $CONCURRENCY"
+OUT="$("$BIN" inventory --redis "redis://127.0.0.1:$PORT" --requests "$REQUESTS" --concurrency "$CONCURRENCY")"
+echo "$OUT" | grep -v '^RESULT'
+SW_RPS="$(echo "$OUT" | sed -n 's/^RESULT ops_per_sec=\([0-9.]*\).*/\1/p')"
+python3 - "$SW_RPS" "$RB_RPS" <<'PY'
+import sys
+sw, rb = float(sys.argv[1]), float(sys.argv[2])
+ratio = sw / rb if rb else 0
+print(f"ratio swift/redis-benchmark = {ratio:.2f} (target >= 0.50): {'PASS' if ratio >= 0.5 else 'BELOW TARGET'}")
+PY
