@@ -8,7 +8,8 @@ REQUESTS="${1:-100000}"; CONCURRENCY="${2:-64}"
 PORT="${BOXOFFICE_BENCH_REDIS_PORT:-26379}"
 DIR="$ROOT/.run/bench/redis"; mkdir -p "$DIR"
 
-(cd "$ROOT" && swift build -c release --product boxoffice-bench) >/dev/null || die "build failed"
+log "building boxoffice-bench (release)"
+(cd "$ROOT" && swift build -c release --product boxoffice-bench 2>&1 | grep -E "error|Compiling|Build" | grep -v "^\[") || die "build failed"
 BIN="$(cd "$ROOT" && swift build -c release --show-bin-path)/boxoffice-bench"
 
 port_open "$PORT" && die "port $PORT is taken; set BOXOFFICE_BENCH_REDIS_PORT"

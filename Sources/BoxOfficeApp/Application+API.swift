@@ -43,13 +43,8 @@ public struct Dependencies: Sendable {
 /// Services are listed dependencies-first; shutdown runs in reverse.
 public func buildAPIApplication(
     settings: BoxOfficeSettings, dependencies: Dependencies, registry: PrometheusCollectorRegistry, logger: Logger
-) -> some ApplicationProtocol {
-    let router = Router(context: BasicRequestContext.self)
-    router.add(middleware: ProblemMiddleware())
-    OperationalRoutes<BasicRequestContext>(
-        service: "boxoffice-api", readiness: Readiness(checks: dependencies.checks), registry: registry
-    ).register(on: router)
-
+) async -> some ApplicationProtocol {
+    let router = await buildAPIRouter(settings: settings, dependencies: dependencies, registry: registry, logger: logger)
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(settings.apiHost, port: settings.apiPort), serverName: "boxoffice-api"),
@@ -59,6 +54,47 @@ public func buildAPIApplication(
         logger: logger)
     app.addServices(dependencies.redis, sweeper, ClientShutdown(dependencies: dependencies))
     return app
+}
+
+/// The API's routes and middleware, without the server (tests use it directly).
+public func buildAPIRouter(
+    settings: BoxOfficeSettings, dependencies: Dependencies, registry: PrometheusCollectorRegistry, logger: Logger
+) async -> Router<BoxOfficeRequestContext> {
+    var tokens = await TokenIssuer(secret: settings.jwtSecret)
+    tokens.lifetime = .seconds(settings.tokenTTLSeconds)
+    let inventory = dependencies.inventory(settings: settings)
+    let repositories = PostgresRepositories(db: dependencies.postgres)
+    let limiter = RateLimiter(redis: dependencies.redis)
+
+    let router = Router(context: BoxOfficeRequestContext.self)
+    router.add(middleware: RequestMiddleware())
+    if !settings.corsOrigins.isEmpty {
+        router.add(middleware: CORSMiddleware(
+            allowOrigin: .originBased,
+            allowHeaders: [.authorization, .contentType, .idempotencyKey, .requestID],
+            allowMethods: [.get, .post, .options],
+            maxAge: .seconds(600)))
+        router.add(middleware: CORSOriginFilter(allowed: Set(settings.corsOrigins)))
+    }
+    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: AuthenticationMiddleware(tokens: tokens))
+
+    OperationalRoutes<BoxOfficeRequestContext>(
+        service: "boxoffice-api", readiness: Readiness(checks: dependencies.checks), registry: registry
+    ).register(on: router)
+    AccountRoutes(
+        users: repositories, tokens: tokens, limiter: limiter,
+        signUpRule: RateLimitRule(name: "signup", limit: settings.signUpPerMinute, period: .seconds(60)),
+        loginRule: RateLimitRule(name: "login", limit: settings.loginPerMinute, period: .seconds(60))
+    ).register(on: router)
+    CatalogRoutes(catalog: repositories, inventory: inventory, defaultCurrency: settings.defaultCurrency).register(on: router)
+    ReservationRoutes(
+        inventory: inventory, payments: SimulatedPaymentGateway(redis: dependencies.redis, logger: logger),
+        bookings: repositories, limiter: limiter,
+        reserveRule: RateLimitRule(name: "reserve", limit: settings.reservePerSecond, period: .seconds(1), burst: settings.reserveBurst)
+    ).register(on: router)
+    DocsRoutes().register(on: router)
+    return router
 }
 
 /// Builds the worker process's HTTP side (health, readiness, metrics) and its services.

@@ -94,12 +94,19 @@ public struct BuyerID: Hashable, Sendable, CustomStringConvertible {
 
 /// Lowercase hex of `bytes` random bytes from the system generator.
 public func randomHex(bytes: Int) -> String {
+    let digits: [UInt8] = Array("0123456789abcdef".utf8)
     var g = SystemRandomNumberGenerator()
-    var s = ""
-    s.reserveCapacity(bytes * 2)
-    for _ in 0..<bytes {
-        let b = UInt8.random(in: 0...255, using: &g)
-        s += String(b >> 4, radix: 16) + String(b & 0xF, radix: 16)
+    var out = [UInt8]()
+    out.reserveCapacity(bytes * 2)
+    var remaining = bytes
+    while remaining > 0 {
+        var word = g.next()
+        for _ in 0..<min(8, remaining) {
+            out.append(digits[Int(word & 0xF)])
+            out.append(digits[Int((word >> 4) & 0xF)])
+            word >>= 8
+        }
+        remaining -= 8
     }
-    return s
+    return String(decoding: out, as: UTF8.self)
 }

@@ -21,6 +21,9 @@ public struct InventoryKeys: Sendable {
     /// The hash of one reservation of this event.
     public func reservation(_ id: ReservationID) -> String { prefix + "r:" + id.token }
 
+    /// The approved charge of a reservation (the simulated payment gateway's record).
+    public func payment(_ id: ReservationID) -> String { prefix + "pay:" + id.token }
+
     /// The idempotency key of `key` sent by `buyer` (hashed: keys are client-chosen strings).
     public func idempotency(buyer: String, key: String) -> String {
         let digest = SHA256.hash(data: Array("\(buyer)\u{0}\(key)".utf8))

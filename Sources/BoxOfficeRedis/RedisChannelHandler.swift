@@ -41,6 +41,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     }
 
     private let reader = HiredisReader()
+    private var flushPending = false
     private var pending = CircularBuffer<Pending>(initialCapacity: 64)
     private let endpoint: String
 
@@ -54,6 +55,17 @@ final class RedisChannelHandler: ChannelDuplexHandler {
             entry.fail(RedisError(.timeout, "no reply from \(endpoint) before the deadline"))
         }
         context.write(wrapOutboundOut(command.encoded), promise: promise)
+    }
+
+    /// Coalesces the flushes of commands written in the same event-loop tick
+    /// into one syscall: under load many callers share a write.
+    func flush(context: ChannelHandlerContext) {
+        guard !flushPending else { return }
+        flushPending = true
+        context.eventLoop.assumeIsolated().execute {
+            self.flushPending = false
+            context.flush()
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

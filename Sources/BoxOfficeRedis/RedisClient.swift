@@ -126,20 +126,23 @@ final class ConnectionSlot: Sendable {
     }
 
     func connection() async throws -> RedisConnection {
-        let task: Task<RedisConnection, any Error> = state.withLock { state in
+        enum Next { case ready(RedisConnection), wait(Task<RedisConnection, any Error>) }
+        let next: Next = state.withLock { state in
             switch state {
             case .connected(let c) where c.isActive:
-                return Task { c }
+                return .ready(c)
             case .connecting(let t, _):
-                return t
+                return .wait(t)
             case .connected:
-                state = .idle(failures: 0)
-                return startConnecting(&state, failures: 0)
+                return .wait(startConnecting(&state, failures: 0))
             case .idle(let failures):
-                return startConnecting(&state, failures: failures)
+                return .wait(startConnecting(&state, failures: failures))
             }
         }
-        return try await task.value
+        switch next {
+        case .ready(let c): return c
+        case .wait(let task): return try await task.value
+        }
     }
 
     private func startConnecting(_ state: inout State, failures: Int) -> Task<RedisConnection, any Error> {

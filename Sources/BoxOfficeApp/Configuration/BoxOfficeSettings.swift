@@ -40,6 +40,20 @@ public struct BoxOfficeSettings: Sendable {
     public var startupTimeoutSeconds = 15
     /// `BOXOFFICE_LOG_LEVEL`: trace, debug, info, notice, warning, error, critical. Default `info`.
     public var logLevel = "info"
+    /// `BOXOFFICE_TOKEN_TTL_SECONDS`: lifetime of tokens from `POST /auth/login`. Default `3600`.
+    public var tokenTTLSeconds = 3600
+    /// `BOXOFFICE_DEFAULT_CURRENCY`: currency of a category created without one. Default `EUR`.
+    public var defaultCurrency = "EUR"
+    /// `BOXOFFICE_CORS_ORIGINS`: comma-separated origins allowed by CORS. Default none (no CORS headers).
+    public var corsOrigins: [String] = []
+    /// `BOXOFFICE_RATE_SIGNUP_PER_MINUTE`: `POST /users` per client IP. Default `5`.
+    public var signUpPerMinute = 5
+    /// `BOXOFFICE_RATE_LOGIN_PER_MINUTE`: `POST /auth/login` per client IP. Default `10`.
+    public var loginPerMinute = 10
+    /// `BOXOFFICE_RATE_RESERVE_PER_SECOND`: `POST /reserve` per buyer. Default `20`.
+    public var reservePerSecond = 20
+    /// `BOXOFFICE_RATE_RESERVE_BURST`: burst of `POST /reserve` per buyer. Default `40`.
+    public var reserveBurst = 40
 
     public init() {}
 
@@ -79,6 +93,15 @@ public struct BoxOfficeSettings: Sendable {
         try int("BOXOFFICE_REDIS_POOL_SIZE", &redisPoolSize, range: 1...256)
         try int("BOXOFFICE_DB_POOL_SIZE", &databasePoolSize, range: 1...256)
         try int("BOXOFFICE_STARTUP_TIMEOUT_SECONDS", &startupTimeoutSeconds, range: 0...3600)
+        try int("BOXOFFICE_TOKEN_TTL_SECONDS", &tokenTTLSeconds, range: 60...604_800)
+        try int("BOXOFFICE_RATE_SIGNUP_PER_MINUTE", &signUpPerMinute, range: 1...1_000_000)
+        try int("BOXOFFICE_RATE_LOGIN_PER_MINUTE", &loginPerMinute, range: 1...1_000_000)
+        try int("BOXOFFICE_RATE_RESERVE_PER_SECOND", &reservePerSecond, range: 1...1_000_000)
+        try int("BOXOFFICE_RATE_RESERVE_BURST", &reserveBurst, range: 1...1_000_000)
+        string("BOXOFFICE_DEFAULT_CURRENCY", &defaultCurrency)
+        if let origins = env["BOXOFFICE_CORS_ORIGINS"] {
+            corsOrigins = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
         if jwtSecret.utf8.count < 32 {
             throw SettingsError(key: "BOXOFFICE_JWT_SECRET", message: "must be at least 32 bytes (HS256 key size)")
         }
@@ -122,6 +145,8 @@ public struct BoxOfficeSettings: Sendable {
             "redis_pool_size": "\(redisPoolSize)",
             "db_pool_size": "\(databasePoolSize)",
             "startup_timeout_seconds": "\(startupTimeoutSeconds)",
+            "rate_limits": "signup \(signUpPerMinute)/min, login \(loginPerMinute)/min, reserve \(reservePerSecond)/s burst \(reserveBurst)",
+            "cors_origins": corsOrigins.joined(separator: ","),
         ]
     }
 }

@@ -1,0 +1,98 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Reads a JSON request body into `T`, turning every failure into a clear 4xx:
+/// 413 over the size limit, 415 for a non-JSON content type, 400 for malformed
+/// JSON, 422 naming the field for a missing field or a wrong type.
+func decodeJSON<T: Decodable>(_ type: T.Type, from request: Request, context: BoxOfficeRequestContext) async throws -> T {
+    if let contentType = request.headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
+        throw Problem(status: .unsupportedMediaType, code: "unsupported_media_type", title: "Unsupported Media Type",
+                      detail: "Send the body as application/json.")
+    }
+    let buffer: ByteBuffer
+    do {
+        buffer = try await request.body.collect(upTo: context.maxUploadSize)
+    } catch {
+        throw Problem(status: .contentTooLarge, code: "body_too_large", title: "Content Too Large",
+                      detail: "The body exceeds \(context.maxUploadSize / 1024) KiB.")
+    }
+    let data = Data(buffer.readableBytesView)
+    guard (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil else {
+        throw Problem(status: .badRequest, code: "malformed_json", title: "Bad Request", detail: "The body is not valid JSON.")
+    }
+    do {
+        return try JSONDecoder().decode(T.self, from: data)
+    } catch let error as DecodingError {
+        throw Problem.validation(describe(error))
+    } catch let problem as Problem {
+        throw problem
+    }
+}
+
+private func describe(_ error: DecodingError) -> String {
+    func path(_ p: [any CodingKey]) -> String {
+        p.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+    switch error {
+    case .keyNotFound(let key, let ctx):
+        let prefix = path(ctx.codingPath)
+        return "Missing field '\(prefix.isEmpty ? key.stringValue : prefix + "." + key.stringValue)'."
+    case .typeMismatch(let type, let ctx):
+        return ctx.codingPath.isEmpty ? "The body must be a JSON object." : "Field '\(path(ctx.codingPath))' must be \(describe(type))."
+    case .valueNotFound(let type, let ctx):
+        return "Field '\(path(ctx.codingPath))' must be \(describe(type)), not null."
+    case .dataCorrupted(let ctx):
+        return ctx.codingPath.isEmpty ? "The body is not valid JSON." : "Field '\(path(ctx.codingPath))' is invalid: \(ctx.debugDescription)"
+    @unknown default:
+        return "The body does not match the expected shape."
+    }
+}
+
+private func describe(_ type: Any.Type) -> String {
+    switch type {
+    case is Int.Type, is Int64.Type: return "an integer"
+    case is String.Type: return "a string"
+    case is Bool.Type: return "a boolean"
+    case is Double.Type: return "a number"
+    default: return "a JSON object"
+    }
+}
+
+extension Problem {
+    /// 422 with what is wrong with the input.
+    static func validation(_ detail: String) -> Problem {
+        Problem(status: .unprocessableContent, code: "validation_failed", title: "Unprocessable Content", detail: detail)
+    }
+}
+
+/// A JSON response with a status other than 200.
+struct Created<Body: Encodable & Sendable>: ResponseGenerator {
+    var status: HTTPResponse.Status = .created
+    var body: Body
+    var headers: HTTPFields = [:]
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var fields = headers
+        fields[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(body))))
+    }
+}
+
+/// RFC 3339 UTC timestamps, as the contract writes them.
+enum RFC3339 {
+    static func string(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: false))
+    }
+
+    static func string(milliseconds ms: Int64) -> String {
+        string(Date(timeIntervalSince1970: Double(ms) / 1000))
+    }
+
+    static func parse(_ s: String) -> Date? {
+        if let d = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(s) { return d }
+        return try? Date.ISO8601FormatStyle().parse(s)
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+
+/// Log metadata keys.
+public enum LogKey {
+    public static let requestID = "request_id"
+    public static let reservationID = "reservation_id"
+    public static let eventID = "event_id"
+}
+
+extension HTTPField.Name {
+    static let requestID = HTTPField.Name("X-Request-ID")!
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    static let idempotentReplayed = HTTPField.Name("Idempotent-Replayed")!
+    static let rateLimitLimit = HTTPField.Name("RateLimit-Limit")!
+    static let rateLimitRemaining = HTTPField.Name("RateLimit-Remaining")!
+    static let rateLimitReset = HTTPField.Name("RateLimit-Reset")!
+    static let contentSecurityPolicy = HTTPField.Name("Content-Security-Policy")!
+    static let xContentTypeOptions = HTTPField.Name("X-Content-Type-Options")!
+    static let xFrameOptions = HTTPField.Name("X-Frame-Options")!
+    static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
+}
+
+/// Accepts a sane `X-Request-ID` or makes one, puts it in every log line of the
+/// request, echoes it on the response (errors included), adds security headers,
+/// writes the access log and records the HTTP metrics by route template.
+public struct RequestMiddleware: RouterMiddleware {
+    public typealias Context = BoxOfficeRequestContext
+
+    let requestsLabel = "http_requests_total"
+    let durationLabel = "http_request_duration_seconds"
+
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let requestID = request.headers[.requestID].flatMap(Self.sanitize) ?? randomRequestID()
+        context.requestID = requestID
+        context.logger[metadataKey: LogKey.requestID] = "\(requestID)"
+        let start = ContinuousClock.now
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            let problem = error as? Problem ?? Problem.internal(requestID: requestID)
+            if !(error is Problem) {
+                context.logger.error("unhandled error", metadata: ["error": "\(error)"])
+            }
+            response = try problem.response(from: request, context: context)
+        }
+        response.headers[.requestID] = requestID
+        response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[.xFrameOptions] = "DENY"
+        response.headers[.referrerPolicy] = "no-referrer"
+        if response.headers[.contentSecurityPolicy] == nil {
+            response.headers[.contentSecurityPolicy] = "default-src 'none'; frame-ancestors 'none'"
+        }
+        response.headers[.cacheControl] = response.headers[.cacheControl] ?? "no-store"
+
+        let elapsed = start.duration(to: .now)
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let route = context.endpointPath ?? "unmatched"
+        let dimensions = [("method", request.method.rawValue), ("route", route), ("status", String(response.status.code))]
+        Counter(label: requestsLabel, dimensions: dimensions).increment()
+        Timer(label: durationLabel, dimensions: [("method", request.method.rawValue), ("route", route)], preferredDisplayUnit: .seconds)
+            .recordNanoseconds(Int64(seconds * 1e9))
+        context.logger.info("request", metadata: [
+            "method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "route": "\(route)",
+            "status": "\(response.status.code)", "duration_ms": "\(String(format: "%.2f", seconds * 1000))",
+        ])
+        return response
+    }
+
+    /// 1–128 characters of `A–Z a–z 0–9 . _ -`; anything else is replaced by a generated id.
+    static func sanitize(_ value: String) -> String? {
+        guard (1...128).contains(value.utf8.count),
+              value.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D })
+        else { return nil }
+        return value
+    }
+}
+
+func randomRequestID() -> String {
+    var g = SystemRandomNumberGenerator()
+    return String(g.next(), radix: 16) + String(g.next() & 0xffff_ffff, radix: 16)
+}
+
+/// Reads `Authorization: Bearer <JWT>`; a valid token sets `context.identity`.
+/// A malformed or invalid token is refused with 401 even on public routes.
+public struct AuthenticationMiddleware: RouterMiddleware {
+    public typealias Context = BoxOfficeRequestContext
+    let tokens: TokenIssuer
+
+    public init(tokens: TokenIssuer) { self.tokens = tokens }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization] else { return try await next(request, context) }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer", parts[1].utf8.count <= 4096 else {
+            throw Problem(status: .unauthorized, code: "unauthorized", title: "Unauthorized",
+                          detail: "Authorization must be 'Bearer <token>'.", headers: [.wwwAuthenticate: "Bearer"])
+        }
+        var context = context
+        do {
+            context.identity = try await tokens.verify(String(parts[1]))
+        } catch {
+            throw Problem(status: .unauthorized, code: "unauthorized", title: "Unauthorized",
+                          detail: "The bearer token is invalid or expired.", headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""])
+        }
+        return try await next(request, context)
+    }
+}
