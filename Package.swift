@@ -85,11 +85,21 @@ let package = Package(
             resources: [.embedInCode("Lua")],
             swiftSettings: swiftSettings),
 
+        .target(
+            name: "BoxOfficePipeline",
+            dependencies: [
+                "BoxOfficeDomain", "BoxOfficeRedis", "BoxOfficeInventory", "BoxOfficeKafka", "BoxOfficePostgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
+
         // MARK: Application: configuration, HTTP layer, service composition
         .target(
             name: "BoxOfficeApp",
             dependencies: [
-                "BoxOfficeDomain", "BoxOfficeRedis", "BoxOfficeKafka", "BoxOfficePostgres", "BoxOfficeInventory",
+                "BoxOfficeDomain", "BoxOfficeRedis", "BoxOfficeKafka", "BoxOfficePostgres", "BoxOfficeInventory", "BoxOfficePipeline",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -135,7 +145,7 @@ let package = Package(
         .testTarget(
             name: "BoxOfficeIntegrationTests",
             dependencies: [
-                "BoxOfficeApp", "BoxOfficeRedis", "BoxOfficeKafka", "BoxOfficePostgres", "BoxOfficeInventory", "BoxOfficeDomain",
+                "BoxOfficeApp", "BoxOfficeRedis", "BoxOfficeKafka", "BoxOfficePostgres", "BoxOfficeInventory", "BoxOfficeDomain", "BoxOfficePipeline",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

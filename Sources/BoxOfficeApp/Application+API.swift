@@ -1,5 +1,6 @@
 import BoxOfficeInventory
 import BoxOfficeKafka
+import BoxOfficePipeline
 import BoxOfficePostgres
 import BoxOfficeRedis
 import Hummingbird
@@ -43,7 +44,9 @@ public struct Dependencies: Sendable {
 /// Services are listed dependencies-first; shutdown runs in reverse.
 public func buildAPIApplication(
     settings: BoxOfficeSettings, dependencies: Dependencies, registry: PrometheusCollectorRegistry, logger: Logger
-) async -> some ApplicationProtocol {
+) async throws -> some ApplicationProtocol {
+    let producer = try KafkaProducer(
+        configuration: KafkaProducerConfiguration(kafka: settings.kafka(clientID: "boxoffice-api-relay")), logger: logger)
     let router = await buildAPIRouter(settings: settings, dependencies: dependencies, registry: registry, logger: logger)
     var app = Application(
         router: router,
@@ -52,7 +55,10 @@ public func buildAPIApplication(
     let sweeper = HoldSweeper(
         inventory: dependencies.inventory(settings: settings), expiredCounter: Counter(label: "holds_expired_total"),
         logger: logger)
-    app.addServices(dependencies.redis, sweeper, ClientShutdown(dependencies: dependencies))
+    var relayConfiguration = OutboxRelay.Configuration()
+    relayConfiguration.claimIdle = .milliseconds(settings.relayClaimIdleMs)
+    let relay = OutboxRelay(redis: dependencies.redis, producer: producer, configuration: relayConfiguration, logger: logger)
+    app.addServices(dependencies.redis, producer, relay, sweeper, ClientShutdown(dependencies: dependencies))
     return app
 }
 
@@ -97,10 +103,11 @@ public func buildAPIRouter(
     return router
 }
 
-/// Builds the worker process's HTTP side (health, readiness, metrics) and its services.
+/// Builds the worker process: the booking consumer, and an HTTP side for
+/// health, readiness and metrics.
 public func buildWorkerApplication(
     settings: BoxOfficeSettings, dependencies: Dependencies, registry: PrometheusCollectorRegistry, logger: Logger
-) -> some ApplicationProtocol {
+) async throws -> some ApplicationProtocol {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ProblemMiddleware())
     OperationalRoutes<BasicRequestContext>(
@@ -111,7 +118,16 @@ public func buildWorkerApplication(
         router: router,
         configuration: .init(address: .hostname(settings.workerHost, port: settings.workerPort), serverName: "boxoffice-worker"),
         logger: logger)
-    app.addServices(dependencies.redis, ClientShutdown(dependencies: dependencies))
+    let deadLetters = try KafkaProducer(
+        configuration: KafkaProducerConfiguration(kafka: settings.kafka(clientID: "boxoffice-worker-dlq")), logger: logger)
+    let consumer = try KafkaConsumer(
+        configuration: KafkaConsumerConfiguration(kafka: settings.kafka(clientID: "boxoffice-worker"), groupID: settings.workerGroup, topics: ["reservations"]),
+        logger: logger)
+    var configuration = BookingConsumer.Configuration()
+    configuration.maxBatch = settings.workerBatchSize
+    configuration.maxWait = .milliseconds(settings.workerBatchWaitMs)
+    let bookings = BookingConsumer(consumer: consumer, deadLetters: deadLetters, db: dependencies.postgres, configuration: configuration, logger: logger)
+    app.addServices(dependencies.redis, deadLetters, bookings, ClientShutdown(dependencies: dependencies))
     return app
 }
 

@@ -9,7 +9,7 @@ public enum ProcessRunner {
     /// Runs the process named `name`, built by `build`.
     public static func run<App: ApplicationProtocol>(
         name: String,
-        build: (BoxOfficeSettings, Dependencies, PrometheusCollectorRegistry, Logger) async -> App
+        build: (BoxOfficeSettings, Dependencies, PrometheusCollectorRegistry, Logger) async throws -> App
     ) async {
         let settings: BoxOfficeSettings
         do {

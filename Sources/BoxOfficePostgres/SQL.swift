@@ -70,3 +70,27 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation {
         public mutating func appendInterpolation(unescaped text: String) { self.text += text }
     }
 }
+
+/// A PostgreSQL array literal bound as one text parameter, e.g. for
+/// `unnest($1::text[])`: elements are quoted and escaped, `nil` is NULL.
+public struct PostgresArray: PostgresBindable {
+    public var elements: [String?]
+
+    public init(_ elements: [String?]) { self.elements = elements }
+    public init(_ elements: [some PostgresBindable]) { self.elements = elements.map(\.postgresText) }
+
+    public var postgresText: String? {
+        var out = "{"
+        for (i, e) in elements.enumerated() {
+            if i > 0 { out += "," }
+            guard let e else { out += "NULL"; continue }
+            out += "\""
+            for ch in e.unicodeScalars {
+                if ch == "\"" || ch == "\\" { out += "\\" }
+                out.unicodeScalars.append(ch)
+            }
+            out += "\""
+        }
+        return out + "}"
+    }
+}

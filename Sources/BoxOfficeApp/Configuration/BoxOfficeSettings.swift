@@ -54,6 +54,14 @@ public struct BoxOfficeSettings: Sendable {
     public var reservePerSecond = 20
     /// `BOXOFFICE_RATE_RESERVE_BURST`: burst of `POST /reserve` per buyer. Default `40`.
     public var reserveBurst = 40
+    /// `BOXOFFICE_WORKER_GROUP`: the worker's Kafka consumer group. Default `boxoffice-worker`.
+    public var workerGroup = "boxoffice-worker"
+    /// `BOXOFFICE_WORKER_BATCH_SIZE`: most events per database transaction. Default `1000`.
+    public var workerBatchSize = 1000
+    /// `BOXOFFICE_WORKER_BATCH_WAIT_MS`: longest wait to fill a batch. Default `50`.
+    public var workerBatchWaitMs = 50
+    /// `BOXOFFICE_RELAY_CLAIM_IDLE_MS`: an outbox entry pending this long is retried or taken over. Default `10000`.
+    public var relayClaimIdleMs = 10_000
 
     public init() {}
 
@@ -99,6 +107,10 @@ public struct BoxOfficeSettings: Sendable {
         try int("BOXOFFICE_RATE_RESERVE_PER_SECOND", &reservePerSecond, range: 1...1_000_000)
         try int("BOXOFFICE_RATE_RESERVE_BURST", &reserveBurst, range: 1...1_000_000)
         string("BOXOFFICE_DEFAULT_CURRENCY", &defaultCurrency)
+        string("BOXOFFICE_WORKER_GROUP", &workerGroup)
+        try int("BOXOFFICE_WORKER_BATCH_SIZE", &workerBatchSize, range: 1...100_000)
+        try int("BOXOFFICE_WORKER_BATCH_WAIT_MS", &workerBatchWaitMs, range: 1...60_000)
+        try int("BOXOFFICE_RELAY_CLAIM_IDLE_MS", &relayClaimIdleMs, range: 100...3_600_000)
         if let origins = env["BOXOFFICE_CORS_ORIGINS"] {
             corsOrigins = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
@@ -141,12 +153,13 @@ public struct BoxOfficeSettings: Sendable {
             "hold_ttl_seconds": "\(holdTTLSeconds)",
             "max_qty_per_request": "\(maxQuantityPerRequest)",
             "api": "\(apiHost):\(apiPort)",
-            "worker": "\(workerHost):\(workerPort)",
             "redis_pool_size": "\(redisPoolSize)",
             "db_pool_size": "\(databasePoolSize)",
             "startup_timeout_seconds": "\(startupTimeoutSeconds)",
             "rate_limits": "signup \(signUpPerMinute)/min, login \(loginPerMinute)/min, reserve \(reservePerSecond)/s burst \(reserveBurst)",
             "cors_origins": corsOrigins.joined(separator: ","),
+            "worker": "group \(workerGroup), batch \(workerBatchSize) / \(workerBatchWaitMs) ms, port \(workerHost):\(workerPort)",
+            "relay_claim_idle_ms": "\(relayClaimIdleMs)",
         ]
     }
 }

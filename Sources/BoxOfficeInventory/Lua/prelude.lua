@@ -43,7 +43,8 @@ local function emit(outbox, kind, r, at, seq, extra)
   local args = { outbox, '*',
     'id', event_uuid(r.rid .. '|' .. kind .. '|' .. seq),
     'type', kind, 'rid', r.rid, 'event', r.event, 'category', r.category, 'user', r.user,
-    'qty', r.qty, 'amount', r.amount, 'currency', r.currency, 'at', tostring(at) }
+    'qty', r.qty, 'amount', r.amount, 'currency', r.currency, 'at', tostring(at),
+    'created', r.created, 'expires', r.expires }
   if extra then
     for i = 1, #extra do args[#args + 1] = extra[i] end
   end

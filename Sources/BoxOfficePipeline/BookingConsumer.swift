@@ -1,0 +1,139 @@
+import BoxOfficeDomain
+import BoxOfficeKafka
+import BoxOfficePostgres
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// The worker's main loop: consume `reservations` in batches (up to
+/// `maxBatch` messages or `maxWait`), apply each batch to PostgreSQL in one
+/// transaction, then commit the offsets. Poison messages (bad JSON, unknown
+/// type or version) go to the dead-letter topic with the reason, and the
+/// partition moves on. A failing database is retried with backoff, never
+/// skipped. On graceful shutdown the batch in hand is finished and committed.
+public struct BookingConsumer: Service {
+    /// Settings of the consumer.
+    public struct Configuration: Sendable {
+        /// Most messages per batch. Default 1,000.
+        public var maxBatch = 1_000
+        /// Longest wait to fill a batch. Default 50 ms.
+        public var maxWait: Duration = .milliseconds(50)
+        /// Dead-letter topic. Default `reservations.dlq`.
+        public var deadLetterTopic = "reservations.dlq"
+        public init() {}
+    }
+
+    let consumer: KafkaConsumer
+    let deadLetters: KafkaProducer
+    let writer: BookingWriter
+    let db: PostgresClient
+    let configuration: Configuration
+    let logger: Logger
+    let batchTimer = Timer(label: "worker_batch_duration_seconds", preferredDisplayUnit: .seconds)
+    let connections = Gauge(label: "db_open_connections")
+
+    public init(consumer: KafkaConsumer, deadLetters: KafkaProducer, db: PostgresClient, configuration: Configuration = .init(), logger: Logger) {
+        self.consumer = consumer
+        self.deadLetters = deadLetters
+        self.writer = BookingWriter(db: db)
+        self.db = db
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var lastLag = ContinuousClock.now - .seconds(10)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let batch = try await consumer.poll(maxMessages: configuration.maxBatch, maxWait: configuration.maxWait)
+            if !batch.isEmpty {
+                try await process(batch)
+            }
+            if ContinuousClock.now - lastLag > .seconds(1) {
+                for (tp, lag) in await consumer.lag() {
+                    Gauge(label: "kafka_consumer_lag", dimensions: [("partition", String(tp.partition))]).record(Double(lag))
+                }
+                connections.record(db.openConnections)
+                lastLag = .now
+            }
+        }
+        logger.info("worker stopping: last batch committed; leaving the group")
+        await consumer.close()
+    }
+
+    /// Applies one batch and commits its offsets; retries the database until it succeeds.
+    func process(_ batch: [KafkaMessage]) async throws {
+        let start = ContinuousClock.now
+        var events: [ReservationEvent] = []
+        events.reserveCapacity(batch.count)
+        let decoder = JSONDecoder()
+        for message in batch {
+            do {
+                let event = try decoder.decode(ReservationEvent.self, from: Data(message.value))
+                if let problem = event.problem { throw PoisonMessage(reason: problem) }
+                events.append(event)
+            } catch {
+                let reason = (error as? PoisonMessage)?.reason ?? Self.describe(error)
+                try await deadLetter(message, reason: reason)
+            }
+        }
+
+        var delay: Duration = .milliseconds(100)
+        while true {
+            do {
+                let result = try await writer.apply(events)
+                for (type, n) in result.applied {
+                    Counter(label: "worker_events_total", dimensions: [("type", type.rawValue), ("result", "applied")]).increment(by: n)
+                }
+                if result.duplicates > 0 {
+                    Counter(label: "worker_events_total", dimensions: [("type", "any"), ("result", "duplicate")]).increment(by: result.duplicates)
+                }
+                break
+            } catch {
+                logger.error("batch not persisted; retrying", metadata: ["error": "\(error)", "events": "\(events.count)", "retry_in": "\(delay)"])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+        try await consumer.commit(batch)
+        batchTimer.recordNanoseconds(Int64((ContinuousClock.now - start).components.attoseconds / 1_000_000_000)
+                                     + (ContinuousClock.now - start).components.seconds * 1_000_000_000)
+    }
+
+    struct PoisonMessage: Error { var reason: String }
+
+    struct DeadLetter: Encodable {
+        var reason: String
+        var topic: String
+        var partition: Int32
+        var offset: Int64
+        var key: String?
+        var payload: String
+        var payload_encoding: String
+        var failed_at: String
+    }
+
+    func deadLetter(_ message: KafkaMessage, reason: String) async throws {
+        let text = String(validating: message.value, as: UTF8.self)
+        let letter = DeadLetter(
+            reason: reason, topic: message.topic, partition: message.partition, offset: message.offset,
+            key: message.key.map { String(decoding: $0, as: UTF8.self) },
+            payload: text ?? Data(message.value).base64EncodedString(), payload_encoding: text == nil ? "base64" : "utf8",
+            failed_at: Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        _ = try await deadLetters.send(topic: configuration.deadLetterTopic, key: message.key, value: Array(try JSONEncoder.sorted.encode(letter)))
+        Counter(label: "worker_events_total", dimensions: [("type", "unknown"), ("result", "dead_letter")]).increment()
+        logger.warning("poison message sent to the dead-letter topic", metadata: [
+            "partition": "\(message.partition)", "offset": "\(message.offset)", "reason": "\(reason)",
+        ])
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.dataCorrupted: return "not valid JSON"
+        case DecodingError.keyNotFound(let key, _): return "missing field \(key.stringValue)"
+        case DecodingError.typeMismatch(_, let ctx): return "wrong type at \(ctx.codingPath.map(\.stringValue).joined(separator: "."))"
+        case DecodingError.valueNotFound(_, let ctx): return "null at \(ctx.codingPath.map(\.stringValue).joined(separator: "."))"
+        default: return "undecodable: \(error)"
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import BoxOfficeDomain
+import BoxOfficePostgres
+import Foundation
+
+/// Applies batches of reservation events to PostgreSQL in one transaction,
+/// idempotently: an event id already in `processed_events` is skipped, and
+/// bookings only move forward along held → confirmed | cancelled | expired, so
+/// duplicated and reordered events end in the same rows.
+public struct BookingWriter: Sendable {
+    let db: PostgresClient
+
+    public init(db: PostgresClient) { self.db = db }
+
+    /// What one batch did.
+    public struct Result: Sendable, Equatable {
+        /// Events applied now, by type.
+        public var applied: [ReservationEventType: Int] = [:]
+        /// Events seen before (skipped).
+        public var duplicates = 0
+    }
+
+    /// One row of `bookings`, merged from every new event of a reservation in the batch.
+    struct BookingRow {
+        var reservation: String, event: String, category: String, user: String
+        var qty: Int, amount: Int, currency: String
+        var status: ReservationStatus
+        var createdAt: String?, expiresAt: String?
+        var heldAt: String?, confirmedAt: String?, cancelledAt: String?, expiredAt: String?
+
+        mutating func merge(_ e: ReservationEvent) {
+            if status == .held { status = e.type.status }
+            createdAt = createdAt ?? e.created_at
+            expiresAt = expiresAt ?? e.expires_at
+            switch e.type {
+            case .held, .paymentFailed: heldAt = heldAt ?? (e.type == .held ? e.occurred_at : nil)
+            case .confirmed: confirmedAt = confirmedAt ?? e.occurred_at
+            case .cancelled: cancelledAt = cancelledAt ?? e.occurred_at
+            case .expired: expiredAt = expiredAt ?? e.occurred_at
+            }
+        }
+    }
+
+    /// Applies `events` (already validated) in one transaction.
+    public func apply(_ events: [ReservationEvent]) async throws -> Result {
+        guard !events.isEmpty else { return Result() }
+        // The same event twice in one batch counts once.
+        var seen = Set<String>()
+        let unique = events.filter { seen.insert($0.id.lowercased()).inserted }
+        let inBatchDuplicates = events.count - unique.count
+
+        return try await db.withTransaction { c -> Result in
+            let fresh = try c.query("""
+                INSERT INTO processed_events (event_id, type)
+                SELECT * FROM unnest(\(PostgresArray(unique.map(\.id)))::uuid[], \(PostgresArray(unique.map(\.type.rawValue)))::text[])
+                ON CONFLICT (event_id) DO NOTHING
+                RETURNING event_id::text
+                """)
+            let freshIDs = Set(try fresh.map { try $0.string(0) ?? "" })
+            let new = unique.filter { freshIDs.contains($0.id.lowercased()) }
+            var result = Result(duplicates: inBatchDuplicates + unique.count - new.count)
+            guard !new.isEmpty else { return result }
+
+            var rows: [String: BookingRow] = [:]
+            var order: [String] = []
+            for e in new {
+                result.applied[e.type, default: 0] += 1
+                if rows[e.reservation_id] == nil {
+                    order.append(e.reservation_id)
+                    rows[e.reservation_id] = BookingRow(
+                        reservation: e.reservation_id, event: e.event_id, category: e.category, user: e.user_id,
+                        qty: e.qty, amount: e.amount, currency: e.currency, status: .held)
+                }
+                rows[e.reservation_id]!.merge(e)
+            }
+            let r = order.map { rows[$0]! }
+            try c.query("""
+                INSERT INTO bookings (reservation_id, event_id, category, user_id, qty, amount, currency, status,
+                                      expires_at, held_at, confirmed_at, cancelled_at, expired_at, created_at, updated_at)
+                SELECT r, e, c, u, q, a, cur, s, exp, h, cf, cn, ex, COALESCE(cr, h, cf, cn, ex, now()), now()
+                FROM unnest(\(PostgresArray(r.map(\.reservation)))::text[], \(PostgresArray(r.map(\.event)))::text[],
+                            \(PostgresArray(r.map(\.category)))::text[], \(PostgresArray(r.map(\.user)))::text[],
+                            \(PostgresArray(r.map(\.qty)))::int[], \(PostgresArray(r.map(\.amount)))::bigint[],
+                            \(PostgresArray(r.map(\.currency)))::text[], \(PostgresArray(r.map(\.status.rawValue)))::text[],
+                            \(PostgresArray(r.map(\.expiresAt)))::timestamptz[], \(PostgresArray(r.map(\.heldAt)))::timestamptz[],
+                            \(PostgresArray(r.map(\.confirmedAt)))::timestamptz[], \(PostgresArray(r.map(\.cancelledAt)))::timestamptz[],
+                            \(PostgresArray(r.map(\.expiredAt)))::timestamptz[], \(PostgresArray(r.map(\.createdAt)))::timestamptz[])
+                     AS t(r, e, c, u, q, a, cur, s, exp, h, cf, cn, ex, cr)
+                ON CONFLICT (reservation_id) DO UPDATE SET
+                    status       = CASE WHEN bookings.status = 'held' THEN EXCLUDED.status ELSE bookings.status END,
+                    expires_at   = COALESCE(bookings.expires_at, EXCLUDED.expires_at),
+                    held_at      = COALESCE(bookings.held_at, EXCLUDED.held_at),
+                    confirmed_at = COALESCE(bookings.confirmed_at, EXCLUDED.confirmed_at),
+                    cancelled_at = COALESCE(bookings.cancelled_at, EXCLUDED.cancelled_at),
+                    expired_at   = COALESCE(bookings.expired_at, EXCLUDED.expired_at),
+                    created_at   = LEAST(bookings.created_at, EXCLUDED.created_at),
+                    updated_at   = now()
+                """)
+
+            let payments = new.compactMap { e -> (ReservationEvent, PaymentInfo)? in e.payment.map { (e, $0) } }
+            if !payments.isEmpty {
+                try c.query("""
+                    INSERT INTO payments (id, reservation_id, status, amount, currency, created_at)
+                    SELECT * FROM unnest(\(PostgresArray(payments.map(\.1.ref)))::text[], \(PostgresArray(payments.map(\.0.reservation_id)))::text[],
+                                         \(PostgresArray(payments.map { $0.1.status == "failed" ? "failed" : "succeeded" }))::text[],
+                                         \(PostgresArray(payments.map(\.1.amount)))::bigint[], \(PostgresArray(payments.map(\.1.currency)))::text[],
+                                         \(PostgresArray(payments.map(\.0.occurred_at)))::timestamptz[])
+                    ON CONFLICT (id) DO NOTHING
+                    """)
+            }
+            return result
+        }
+    }
+}

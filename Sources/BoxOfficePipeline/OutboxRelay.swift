@@ -1,0 +1,195 @@
+import BoxOfficeDomain
+import BoxOfficeInventory
+import BoxOfficeKafka
+import BoxOfficeRedis
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// Carries the per-event outbox streams to the Kafka topic `reservations`.
+///
+/// Reads each stream through the Redis consumer group `relay` (so several API
+/// replicas share the work), publishes each entry keyed by reservation id with
+/// the idempotent producer, and only after the broker's delivery report
+/// acknowledges and deletes the entry. An entry whose delivery failed, or whose
+/// relay died, stays pending and is claimed again after `claimIdle`. While the
+/// broker is down the streams simply grow; nothing is lost.
+public struct OutboxRelay: Service {
+    /// Settings of the relay.
+    public struct Configuration: Sendable {
+        /// Kafka topic. Default `reservations`.
+        public var topic = "reservations"
+        /// Entries read per stream per round. Default 500.
+        public var batchSize = 500
+        /// Pause when a round found nothing. Default 10 ms.
+        public var idleDelay: Duration = .milliseconds(10)
+        /// A pending entry idle this long is claimed by another relay (or retried). Default 10 s.
+        public var claimIdle: Duration = .seconds(10)
+        /// This relay's consumer name in the group. Default host, pid and a random suffix.
+        public var consumerName = "relay-\(ProcessInfo.processInfo.hostName)-\(getpid())-\(randomHex(bytes: 3))"
+        public init() {}
+    }
+
+    static let group = "relay"
+
+    let redis: RedisClient
+    let producer: KafkaProducer
+    let configuration: Configuration
+    let logger: Logger
+    let published: Counter
+    let failed: Counter
+    let pending: Gauge
+
+    public init(redis: RedisClient, producer: KafkaProducer, configuration: Configuration = .init(), logger: Logger) {
+        self.redis = redis
+        self.producer = producer
+        self.configuration = configuration
+        self.logger = logger
+        self.published = Counter(label: "outbox_published_total", dimensions: [("result", "ok")])
+        self.failed = Counter(label: "outbox_published_total", dimensions: [("result", "error")])
+        self.pending = Gauge(label: "outbox_pending")
+    }
+
+    public func run() async throws {
+        var groups = Set<EventID>()
+        var lastGauge = ContinuousClock.now - .seconds(10)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            var moved = 0
+            do {
+                let inventory = RedisInventory(redis: redis)
+                let events = try await inventory.events()
+                for event in events {
+                    if !groups.contains(event) {
+                        try await ensureGroup(InventoryKeys(event: event).outbox)
+                        groups.insert(event)
+                    }
+                    moved += try await relayOnce(event: event)
+                }
+                if ContinuousClock.now - lastGauge > .seconds(1) {
+                    pending.record(try await pendingCount(events))
+                    lastGauge = .now
+                }
+            } catch {
+                logger.warning("outbox relay round failed; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+            if moved == 0 { try? await Task.sleep(for: configuration.idleDelay) }
+        }
+    }
+
+    func ensureGroup(_ stream: String) async throws {
+        do {
+            try await redis.send(["XGROUP", "CREATE", .string(stream), .string(Self.group), "0", "MKSTREAM"])
+        } catch let e as RedisError where e.serverErrorPrefix == "BUSYGROUP" {
+            // Already there.
+        }
+    }
+
+    /// One round for one event: claim stale entries, read new ones, publish, ack.
+    /// Returns how many entries were published.
+    public func relayOnce(event: EventID) async throws -> Int {
+        let stream = InventoryKeys(event: event).outbox
+        let idleMs = Int(configuration.claimIdle.components.seconds * 1000 + configuration.claimIdle.components.attoseconds / 1_000_000_000_000_000)
+        let claimed = try await redis.send([
+            "XAUTOCLAIM", .string(stream), .string(Self.group), .string(configuration.consumerName), .int(idleMs), "0-0",
+            "COUNT", .int(configuration.batchSize),
+        ])
+        var entries = Self.entries(claimed.array?.dropFirst().first ?? .null)
+        let fresh = try await redis.send([
+            "XREADGROUP", "GROUP", .string(Self.group), .string(configuration.consumerName),
+            "COUNT", .int(configuration.batchSize), "STREAMS", .string(stream), ">",
+        ])
+        if let streams = fresh.array, let first = streams.first?.array, first.count == 2 {
+            entries += Self.entries(first[1])
+        }
+        guard !entries.isEmpty else { return 0 }
+
+        let delivered = await withTaskGroup(of: String?.self) { group in
+            for (id, fields) in entries {
+                group.addTask {
+                    do {
+                        let envelope = try Self.envelope(fields)
+                        let value = try JSONEncoder.sorted.encode(envelope)
+                        _ = try await producer.send(topic: configuration.topic, key: Array(envelope.reservation_id.utf8), value: Array(value))
+                        return id
+                    } catch let error as EnvelopeError {
+                        // A malformed entry can never be published; drop it loudly rather than block the stream.
+                        logger.error("dropping malformed outbox entry", metadata: ["entry": "\(id)", "error": "\(error)"])
+                        return id
+                    } catch {
+                        logger.warning("publish failed; the entry stays pending", metadata: ["entry": "\(id)", "error": "\(error)"])
+                        return nil
+                    }
+                }
+            }
+            return await group.reduce(into: [String]()) { if let id = $1 { $0.append(id) } }
+        }
+        if !delivered.isEmpty {
+            let ids = delivered.map(RedisArgument.string)
+            _ = try await redis.pipeline([
+                ["XACK", .string(stream), .string(Self.group)] + ids,
+                ["XDEL", .string(stream)] + ids,
+            ])
+        }
+        published.increment(by: delivered.count)
+        if delivered.count < entries.count { failed.increment(by: entries.count - delivered.count) }
+        return delivered.count
+    }
+
+    /// Entries not yet relayed, over every event (streams are trimmed as they are relayed).
+    func pendingCount(_ events: [EventID]) async throws -> Int {
+        guard !events.isEmpty else { return 0 }
+        let replies = try await redis.pipeline(events.map { ["XLEN", .string(InventoryKeys(event: $0).outbox)] })
+        return replies.reduce(0) { $0 + ($1.int ?? 0) }
+    }
+
+    static func entries(_ value: RESPValue) -> [(String, [String: String])] {
+        (value.array ?? []).compactMap { entry in
+            guard let parts = entry.array, parts.count == 2, let id = parts[0].string, let fields = parts[1].array else { return nil }
+            var d: [String: String] = [:]
+            for i in stride(from: 0, to: fields.count - 1, by: 2) {
+                if let k = fields[i].string, let v = fields[i + 1].string { d[k] = v }
+            }
+            return (id, d)
+        }
+    }
+
+    struct EnvelopeError: Error { var field: String }
+
+    /// The Kafka envelope of one outbox entry.
+    static func envelope(_ f: [String: String]) throws -> ReservationEvent {
+        func need(_ k: String) throws -> String {
+            guard let v = f[k], !v.isEmpty else { throw EnvelopeError(field: k) }
+            return v
+        }
+        func ms(_ k: String) -> String? { f[k].flatMap { Int64($0) }.map(rfc3339) }
+        guard let type = ReservationEventType(rawValue: try need("type")),
+              let qty = Int(try need("qty")), let amount = Int(try need("amount")),
+              let at = ms("at")
+        else { throw EnvelopeError(field: "type/qty/amount/at") }
+        let currency = try need("currency")
+        var payment: PaymentInfo? = nil
+        if let ref = f["payment_ref"] {
+            payment = PaymentInfo(ref: ref, status: f["payment_status"] ?? "succeeded", amount: amount, currency: currency,
+                                  reason: f["reason"], attempt: f["attempt"].flatMap { Int($0) })
+        }
+        return ReservationEvent(
+            id: try need("id"), type: type, occurredAt: at, reservationID: try need("rid"), eventID: try need("event"),
+            category: try need("category"), userID: try need("user"), quantity: qty, amount: amount, currency: currency,
+            createdAt: ms("created"), expiresAt: ms("expires"), payment: payment)
+    }
+}
+
+/// RFC 3339 UTC with milliseconds, from milliseconds since 1970.
+func rfc3339(_ ms: Int64) -> String {
+    Date(timeIntervalSince1970: Double(ms) / 1000).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+}
+
+extension JSONEncoder {
+    static var sorted: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }
+}
