@@ -70,17 +70,18 @@ public func buildAPIRouter(
     tokens.lifetime = .seconds(settings.tokenTTLSeconds)
     let inventory = dependencies.inventory(settings: settings)
     let repositories = PostgresRepositories(db: dependencies.postgres)
-    let limiter = RateLimiter(redis: dependencies.redis)
+    let limiter = RateLimiter(redis: dependencies.redis, prefix: settings.rateLimitPrefix)
 
     let router = Router(context: BoxOfficeRequestContext.self)
     router.add(middleware: RequestMiddleware())
     if !settings.corsOrigins.isEmpty {
+        // The filter wraps the CORS middleware so it sees (and strips) its headers for other origins.
+        router.add(middleware: CORSOriginFilter(allowed: Set(settings.corsOrigins)))
         router.add(middleware: CORSMiddleware(
             allowOrigin: .originBased,
             allowHeaders: [.authorization, .contentType, .idempotencyKey, .requestID],
             allowMethods: [.get, .post, .options],
             maxAge: .seconds(600)))
-        router.add(middleware: CORSOriginFilter(allowed: Set(settings.corsOrigins)))
     }
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: AuthenticationMiddleware(tokens: tokens))

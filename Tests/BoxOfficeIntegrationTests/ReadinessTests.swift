@@ -16,7 +16,8 @@ struct ReadinessTests {
         values["BOXOFFICE_REDIS_URL"] = redis.url
         let settings = try BoxOfficeSettings(values: values)
         let dependencies = try Dependencies(settings: settings, process: "readiness-test", logger: TestStack.logger)
-        let app = buildAPIApplication(settings: settings, dependencies: dependencies, registry: PrometheusCollectorRegistry(), logger: TestStack.logger)
+        let router = await buildAPIRouter(settings: settings, dependencies: dependencies, registry: PrometheusCollectorRegistry(), logger: TestStack.logger)
+        let app = Application(router: router, logger: TestStack.logger)
 
         try await app.test(.router) { client in
             try await client.execute(uri: "/ready", method: .get) { response in

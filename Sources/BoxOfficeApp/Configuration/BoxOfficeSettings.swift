@@ -54,6 +54,8 @@ public struct BoxOfficeSettings: Sendable {
     public var reservePerSecond = 20
     /// `BOXOFFICE_RATE_RESERVE_BURST`: burst of `POST /reserve` per buyer. Default `40`.
     public var reserveBurst = 40
+    /// `BOXOFFICE_RATE_LIMIT_PREFIX`: namespace of the rate-limit keys in Redis. Default `bo:rl`.
+    public var rateLimitPrefix = "bo:rl"
     /// `BOXOFFICE_WORKER_GROUP`: the worker's Kafka consumer group. Default `boxoffice-worker`.
     public var workerGroup = "boxoffice-worker"
     /// `BOXOFFICE_WORKER_BATCH_SIZE`: most events per database transaction. Default `1000`.
@@ -108,6 +110,7 @@ public struct BoxOfficeSettings: Sendable {
         try int("BOXOFFICE_RATE_RESERVE_BURST", &reserveBurst, range: 1...1_000_000)
         string("BOXOFFICE_DEFAULT_CURRENCY", &defaultCurrency)
         string("BOXOFFICE_WORKER_GROUP", &workerGroup)
+        string("BOXOFFICE_RATE_LIMIT_PREFIX", &rateLimitPrefix)
         try int("BOXOFFICE_WORKER_BATCH_SIZE", &workerBatchSize, range: 1...100_000)
         try int("BOXOFFICE_WORKER_BATCH_WAIT_MS", &workerBatchWaitMs, range: 1...60_000)
         try int("BOXOFFICE_RELAY_CLAIM_IDLE_MS", &relayClaimIdleMs, range: 100...3_600_000)

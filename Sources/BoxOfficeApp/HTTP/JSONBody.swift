@@ -87,8 +87,9 @@ enum RFC3339 {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: false))
     }
 
+    /// With milliseconds: reservation times come from Redis's clock in ms.
     static func string(milliseconds ms: Int64) -> String {
-        string(Date(timeIntervalSince1970: Double(ms) / 1000))
+        Date(timeIntervalSince1970: Double(ms) / 1000).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
     static func parse(_ s: String) -> Date? {

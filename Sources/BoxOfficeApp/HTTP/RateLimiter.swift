@@ -20,8 +20,12 @@ public struct RateLimitRule: Sendable {
 public struct RateLimiter: Sendable {
     static let script = RedisScript(name: "rate_limit", source: String(decoding: PackageResources.rate_limit_lua, as: UTF8.self))
     let redis: RedisClient
+    let prefix: String
 
-    public init(redis: RedisClient) { self.redis = redis }
+    public init(redis: RedisClient, prefix: String = "bo:rl") {
+        self.redis = redis
+        self.prefix = prefix
+    }
 
     /// Counts one request of `client` under `rule`; throws 429 with `Retry-After` when over.
     /// Returns the `RateLimit-*` headers to send.
@@ -32,7 +36,7 @@ public struct RateLimiter: Sendable {
         let reply: RESPValue
         do {
             reply = try await redis.eval(
-                Self.script, keys: [.string("bo:rl:\(rule.name):\(client)")],
+                Self.script, keys: [.string("\(prefix):\(rule.name):\(client)")],
                 arguments: [.int(intervalMs), .int(rule.burst)])
         } catch is RedisError {
             // Fail open: an unreachable Redis must not turn into 429s; the
