@@ -32,6 +32,7 @@ swift build --build-tests 2>&1 | grep -E "error:|warning: .*\.swift|Build" || tr
 BIN="$(swift build --show-bin-path)"
 [ -x "$BIN/boxofficectl" ] || die "build failed"
 "$BIN/boxofficectl" migrate
+export BOXOFFICE_BIN_DIR="$BIN"
 
 log "running swift test"
 swift test --skip-build "$@"

@@ -21,9 +21,11 @@ public struct Dependencies: Sendable {
         self.postgres = PostgresClient(configuration: settings.postgres(applicationName: process), logger: logger)
         self.kafkaProbe = try KafkaProbe(kafka: settings.kafka(clientID: process), logger: logger)
         self.brokers = settings.kafkaBrokers
+        self.topic = settings.kafkaTopic
     }
 
     private var brokers: String
+    private var topic: String
 
     /// The Redis inventory with the settings' hold TTL and quantity cap.
     public func inventory(settings: BoxOfficeSettings) -> RedisInventory {
@@ -35,7 +37,7 @@ public struct Dependencies: Sendable {
 
     /// Redis, PostgreSQL and Kafka checks, in that order.
     public var checks: [DependencyCheck] {
-        [.redis(redis), .postgres(postgres), .kafka(kafkaProbe, brokers: brokers)]
+        [.redis(redis), .postgres(postgres), .kafka(kafkaProbe, brokers: brokers, requiredTopics: [topic])]
     }
 }
 
@@ -57,6 +59,7 @@ public func buildAPIApplication(
         logger: logger)
     var relayConfiguration = OutboxRelay.Configuration()
     relayConfiguration.claimIdle = .milliseconds(settings.relayClaimIdleMs)
+    relayConfiguration.topic = settings.kafkaTopic
     let relay = OutboxRelay(redis: dependencies.redis, producer: producer, configuration: relayConfiguration, logger: logger)
     app.addServices(dependencies.redis, producer, relay, sweeper, ClientShutdown(dependencies: dependencies))
     return app
@@ -122,11 +125,12 @@ public func buildWorkerApplication(
     let deadLetters = try KafkaProducer(
         configuration: KafkaProducerConfiguration(kafka: settings.kafka(clientID: "boxoffice-worker-dlq")), logger: logger)
     let consumer = try KafkaConsumer(
-        configuration: KafkaConsumerConfiguration(kafka: settings.kafka(clientID: "boxoffice-worker"), groupID: settings.workerGroup, topics: ["reservations"]),
+        configuration: KafkaConsumerConfiguration(kafka: settings.kafka(clientID: "boxoffice-worker"), groupID: settings.workerGroup, topics: [settings.kafkaTopic]),
         logger: logger)
     var configuration = BookingConsumer.Configuration()
     configuration.maxBatch = settings.workerBatchSize
     configuration.maxWait = .milliseconds(settings.workerBatchWaitMs)
+    configuration.deadLetterTopic = settings.kafkaDeadLetterTopic
     let bookings = BookingConsumer(consumer: consumer, deadLetters: deadLetters, db: dependencies.postgres, configuration: configuration, logger: logger)
     app.addServices(dependencies.redis, deadLetters, bookings, ClientShutdown(dependencies: dependencies))
     return app

@@ -54,6 +54,10 @@ public struct KafkaConsumerConfiguration: Sendable {
     public var sessionTimeoutMilliseconds: Int = 6_000
     /// `heartbeat.interval.ms`. Default 500.
     public var heartbeatIntervalMilliseconds: Int = 500
+    /// `max.poll.interval.ms`: a member that does not poll for this long leaves
+    /// the group; also how long a rebalance waits for members to rejoin, so a
+    /// crashed member's partitions move on this quickly. Default 20,000.
+    public var maxPollIntervalMilliseconds: Int = 20_000
 
     public init(kafka: KafkaConfiguration, groupID: String, topics: [String]) {
         self.kafka = kafka
@@ -69,6 +73,7 @@ public struct KafkaConsumerConfiguration: Sendable {
         p["auto.offset.reset"] = autoOffsetReset
         p["session.timeout.ms"] = String(sessionTimeoutMilliseconds)
         p["heartbeat.interval.ms"] = String(heartbeatIntervalMilliseconds)
+        p["max.poll.interval.ms"] = String(maxPollIntervalMilliseconds)
         p.merge(kafka.extraProperties) { _, new in new }
         return p
     }

@@ -56,6 +56,10 @@ public struct BoxOfficeSettings: Sendable {
     public var reserveBurst = 40
     /// `BOXOFFICE_RATE_LIMIT_PREFIX`: namespace of the rate-limit keys in Redis. Default `bo:rl`.
     public var rateLimitPrefix = "bo:rl"
+    /// `BOXOFFICE_KAFKA_TOPIC`: the events topic. Default `reservations`.
+    public var kafkaTopic = "reservations"
+    /// `BOXOFFICE_KAFKA_DLQ_TOPIC`: the dead-letter topic. Default `reservations.dlq`.
+    public var kafkaDeadLetterTopic = "reservations.dlq"
     /// `BOXOFFICE_WORKER_GROUP`: the worker's Kafka consumer group. Default `boxoffice-worker`.
     public var workerGroup = "boxoffice-worker"
     /// `BOXOFFICE_WORKER_BATCH_SIZE`: most events per database transaction. Default `1000`.
@@ -110,6 +114,8 @@ public struct BoxOfficeSettings: Sendable {
         try int("BOXOFFICE_RATE_RESERVE_BURST", &reserveBurst, range: 1...1_000_000)
         string("BOXOFFICE_DEFAULT_CURRENCY", &defaultCurrency)
         string("BOXOFFICE_WORKER_GROUP", &workerGroup)
+        string("BOXOFFICE_KAFKA_TOPIC", &kafkaTopic)
+        string("BOXOFFICE_KAFKA_DLQ_TOPIC", &kafkaDeadLetterTopic)
         string("BOXOFFICE_RATE_LIMIT_PREFIX", &rateLimitPrefix)
         try int("BOXOFFICE_WORKER_BATCH_SIZE", &workerBatchSize, range: 1...100_000)
         try int("BOXOFFICE_WORKER_BATCH_WAIT_MS", &workerBatchWaitMs, range: 1...60_000)
@@ -152,6 +158,7 @@ public struct BoxOfficeSettings: Sendable {
             "database_url": PostgresConfiguration(url: databaseURL).redactedURL,
             "kafka_brokers": kafkaBrokers,
             "kafka_partitions": "\(kafkaPartitions)",
+            "kafka_topics": "\(kafkaTopic), \(kafkaDeadLetterTopic)",
             "jwt_secret": "<redacted>",
             "hold_ttl_seconds": "\(holdTTLSeconds)",
             "max_qty_per_request": "\(maxQuantityPerRequest)",

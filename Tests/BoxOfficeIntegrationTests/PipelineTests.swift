@@ -1,0 +1,321 @@
+import BoxOfficeApp
+import BoxOfficeDomain
+import BoxOfficeInventory
+import BoxOfficeKafka
+import BoxOfficePipeline
+import BoxOfficePostgres
+import BoxOfficeRedis
+import Foundation
+import Logging
+import Testing
+
+/// A private Redis, unique topics and group, and clients, for one pipeline test.
+struct PipelineFixture: Sendable {
+    let redis: RedisClient
+    let inventory: RedisInventory
+    let db: PostgresClient
+    let settings: BoxOfficeSettings
+    let topic: String
+    let deadLetterTopic: String
+    let group: String
+    let event: EventID
+    let category = CategoryName("floor")!
+    let redisURL: String
+
+    /// Environment for a child API or worker bound to this fixture.
+    func environment(_ extra: [String: String] = [:]) -> [String: String] {
+        var env = [
+            "BOXOFFICE_REDIS_URL": redisURL, "BOXOFFICE_KAFKA_TOPIC": topic, "BOXOFFICE_KAFKA_DLQ_TOPIC": deadLetterTopic,
+            "BOXOFFICE_WORKER_GROUP": group, "BOXOFFICE_API_PORT": "\(freePort())", "BOXOFFICE_WORKER_PORT": "\(freePort())",
+            "BOXOFFICE_RELAY_CLAIM_IDLE_MS": "1000", "BOXOFFICE_API_HOST": "127.0.0.1", "BOXOFFICE_WORKER_HOST": "127.0.0.1",
+        ]
+        for (k, v) in extra { env[k] = v }
+        return env
+    }
+
+    /// Bookings of this fixture's event by status, from PostgreSQL.
+    func bookingsByStatus() async throws -> [String: Int] {
+        var out: [String: Int] = [:]
+        for row in try await db.query("SELECT status, count(*)::int FROM bookings WHERE event_id = \(event.rawValue) GROUP BY status") {
+            out[try row.string(0) ?? ""] = try row.int(1) ?? 0
+        }
+        return out
+    }
+
+    func succeededPayments() async throws -> (rows: Int, distinctReservations: Int) {
+        let row = try await db.query("""
+            SELECT count(*)::int, count(DISTINCT p.reservation_id)::int FROM payments p JOIN bookings b USING (reservation_id)
+            WHERE b.event_id = \(event.rawValue) AND p.status = 'succeeded'
+            """).first
+        return (try row?.int(0) ?? 0, try row?.int(1) ?? 0)
+    }
+
+    /// Redis's view: status of every reservation of the event.
+    func redisStatuses() async throws -> [String: String] {
+        var out: [String: String] = [:]
+        var cursor = "0"
+        repeat {
+            let reply = try await redis.send(["SCAN", .string(cursor), "MATCH", .string("bo:{ev:\(event.rawValue)}:r:*"), "COUNT", 1000])
+            guard let parts = reply.array, parts.count == 2 else { break }
+            cursor = parts[0].string ?? "0"
+            for key in (parts[1].array ?? []).compactMap(\.string) {
+                let v = try await redis.send(["HMGET", .string(key), "rid", "status"]).array ?? []
+                if let rid = v.first?.string, let status = v.last?.string { out[rid] = status }
+            }
+        } while cursor != "0"
+        return out
+    }
+
+    func postgresStatuses() async throws -> [String: String] {
+        var out: [String: String] = [:]
+        for row in try await db.query("SELECT reservation_id, status FROM bookings WHERE event_id = \(event.rawValue)") {
+            out[try row.string(0) ?? ""] = try row.string(1) ?? ""
+        }
+        return out
+    }
+
+    /// Makes `count` reservations and confirms the first `confirmed` of them; returns the ids.
+    func war(reservations count: Int, confirmed: Int, buyerPrefix: String = "b") async throws -> [ReservationID] {
+        try await withThrowingTaskGroup(of: ReservationID?.self) { group in
+            for i in 0..<count {
+                group.addTask {
+                    let buyer = BuyerID("\(buyerPrefix)\(i)")!
+                    guard case .held(let r, _) = try await inventory.reserve(event: event, category: category, buyer: buyer, quantity: 1) else { return nil }
+                    if i < confirmed {
+                        guard case .confirmed = try await inventory.confirm(r.id, buyer: buyer, paymentReference: "pay_\(r.id.token)") else { return nil }
+                    }
+                    return r.id
+                }
+            }
+            return try await group.reduce(into: []) { if let id = $1 { $0.append(id) } }
+        }
+    }
+}
+
+func withPipeline<T>(stock: Int = 100_000, _ body: (PipelineFixture) async throws -> T) async throws -> T {
+    let server = try RedisServerProcess(appendOnly: true)
+    try await server.start()
+    var values = ProcessInfo.processInfo.environment
+    guard values["BOXOFFICE_DATABASE_URL"] != nil else { throw TestStackMissing() }
+    values["BOXOFFICE_REDIS_URL"] = server.url
+    let settings = try BoxOfficeSettings(values: values)
+    let topic = TestStack.unique("t-res")
+    let dlq = topic + ".dlq"
+    try createTopic(topic, partitions: 3)
+    try createTopic(dlq, partitions: 1)
+    var rc = try settings.redis()
+    rc.poolSize = 4
+    let redis = RedisClient(configuration: rc, logger: TestStack.logger)
+    let db = PostgresClient(configuration: settings.postgres(applicationName: "pipeline-test"), logger: TestStack.logger)
+    let inventory = RedisInventory(redis: redis)
+    let event = EventID("p_" + randomHex(bytes: 8))!
+    _ = try await inventory.initCategory(event: event, category: CategoryName("floor")!, totalStock: stock,
+                                         price: Money(amount: 2_500, currency: "EUR"), maxPerUser: nil)
+    let fixture = PipelineFixture(redis: redis, inventory: inventory, db: db, settings: settings, topic: topic, deadLetterTopic: dlq,
+                                  group: TestStack.unique("t-worker"), event: event, redisURL: server.url)
+    defer { redis.shutdown() }
+    do {
+        let value = try await body(fixture)
+        await db.shutdown()
+        withExtendedLifetime(server) {}
+        return value
+    } catch {
+        await db.shutdown()
+        throw error
+    }
+}
+
+/// The relay and the worker as in-process services, cancelled at the end.
+func withInProcessPipeline<T>(_ f: PipelineFixture, relay: Bool = true, worker: Bool = true, _ body: () async throws -> T) async throws -> T {
+    let logger = TestStack.logger
+    var producerConfig = KafkaProducerConfiguration(kafka: f.settings.kafka(clientID: "test-relay"))
+    producerConfig.messageTimeoutMilliseconds = 120_000
+    let producer = try KafkaProducer(configuration: producerConfig, logger: logger)
+    let dlqProducer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: f.settings.kafka(clientID: "test-dlq")), logger: logger)
+    var relayConfig = OutboxRelay.Configuration()
+    relayConfig.topic = f.topic
+    relayConfig.claimIdle = .seconds(1)
+    // Only a consumer that polls may join the group: a silent member would hold partitions.
+    let consumer = worker ? try KafkaConsumer(
+        configuration: KafkaConsumerConfiguration(kafka: f.settings.kafka(clientID: "test-worker"), groupID: f.group, topics: [f.topic]),
+        logger: logger) : nil
+    var workerConfig = BookingConsumer.Configuration()
+    workerConfig.deadLetterTopic = f.deadLetterTopic
+    var tasks: [Task<Void, any Error>] = []
+    if relay {
+        let service = OutboxRelay(redis: f.redis, producer: producer, configuration: relayConfig, logger: logger)
+        tasks.append(Task { try await service.run() })
+    }
+    if let consumer {
+        let service = BookingConsumer(consumer: consumer, deadLetters: dlqProducer, db: f.db, configuration: workerConfig, logger: logger)
+        tasks.append(Task { try await service.run() })
+    }
+    do {
+        let value = try await body()
+        for t in tasks { t.cancel() }
+        for t in tasks { _ = try? await t.value }
+        await consumer?.close()
+        await producer.shutdown(flushTimeout: .seconds(1))
+        await dlqProducer.shutdown(flushTimeout: .seconds(1))
+        return value
+    } catch {
+        for t in tasks { t.cancel() }
+        await consumer?.close()
+        await producer.shutdown(flushTimeout: .zero)
+        await dlqProducer.shutdown(flushTimeout: .zero)
+        throw error
+    }
+}
+
+@Suite("Event pipeline: Redis outbox → Kafka → PostgreSQL (real servers)", .serialized)
+struct PipelineTests {
+    @Test(.timeLimit(.minutes(3)))
+    func endToEndEveryConfirmedBookingExactlyOnce() async throws {
+        try await withPipeline { f in
+            try await withInProcessPipeline(f) {
+                let ids = try await f.war(reservations: 2_000, confirmed: 1_200)
+                #expect(ids.count == 2_000)
+                let arrived = try await eventually(timeout: .seconds(90), every: .milliseconds(250)) {
+                    try await f.bookingsByStatus() == ["held": 800, "confirmed": 1_200]
+                }
+                let got = try await f.bookingsByStatus()
+                #expect(arrived, "got \(got)")
+                let payments = try await f.succeededPayments()
+                #expect(payments.rows == 1_200 && payments.distinctReservations == 1_200)
+                let inRedis = try await f.redisStatuses()
+                let inPostgres = try await f.postgresStatuses()
+                #expect(inRedis == inPostgres, "PostgreSQL says what Redis says")
+                #expect(try await f.redis.send(["XLEN", .string(InventoryKeys(event: f.event).outbox)]).int == 0, "the outbox drained")
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(4)))
+    func workerKilledMidBatchLosesAndDuplicatesNothing() async throws {
+        try await withPipeline { f in
+            try await withInProcessPipeline(f, worker: false) {
+                let worker = try ServerProcess("boxoffice-worker", environment: f.environment(["BOXOFFICE_WORKER_BATCH_SIZE": "50", "BOXOFFICE_WORKER_BATCH_WAIT_MS": "5", "BOXOFFICE_LOG_LEVEL": "info"]))
+                try worker.start()
+                _ = try await f.war(reservations: 3_000, confirmed: 3_000)
+                let some = try await eventually(timeout: .seconds(60), every: .milliseconds(20)) {
+                    (try await f.bookingsByStatus().values.reduce(0, +)) >= 300
+                }
+                #expect(some, "the worker started persisting: \(worker.log.suffix(2000))")
+                worker.kill()
+                let atKill = try await f.bookingsByStatus().values.reduce(0, +)
+                #expect(atKill < 3_000, "killed mid-stream")
+                try worker.start()
+                let all = try await eventually(timeout: .seconds(90), every: .milliseconds(250)) {
+                    try await f.bookingsByStatus() == ["confirmed": 3_000]
+                }
+                let got = try await f.bookingsByStatus()
+                #expect(all, "got \(got); running \(worker.isRunning); worker log: \(worker.log.suffix(6000))")
+                let payments = try await f.succeededPayments()
+                #expect(payments.rows == 3_000 && payments.distinctReservations == 3_000)
+                worker.terminate()
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(4)))
+    func relayKilledMidStreamLosesNothing() async throws {
+        try await withPipeline { f in
+            try await withInProcessPipeline(f, relay: false) {
+                let api = try ServerProcess("boxoffice-api", environment: f.environment())
+                try api.start()
+                // Reservations keep coming while the relay dies and comes back.
+                let war = Task {
+                    // Paced: 30 rounds of 100 over a few seconds.
+                    for round in 0..<30 {
+                        _ = try await f.war(reservations: 100, confirmed: round < 10 ? 100 : 0, buyerPrefix: "r\(round)-")
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                }
+                let some = try await eventually(timeout: .seconds(60), every: .milliseconds(20)) {
+                    (try await f.bookingsByStatus().values.reduce(0, +)) >= 500
+                }
+                #expect(some, "the relay started publishing: \(api.log.suffix(2000))")
+                api.kill()
+                let pending = try await f.redis.send(["XLEN", .string(InventoryKeys(event: f.event).outbox)]).int ?? 0
+                _ = try await war.value
+                let left = try await f.redis.send(["XLEN", .string(InventoryKeys(event: f.event).outbox)]).int ?? 0
+                #expect(pending > 0 || left > 0, "entries were left for the restarted relay")
+                try api.start()
+                let all = try await eventually(timeout: .seconds(90), every: .milliseconds(250)) {
+                    try await f.bookingsByStatus() == ["held": 2_000, "confirmed": 1_000]
+                }
+                let got = try await f.bookingsByStatus()
+                #expect(all, "got \(got)")
+                #expect(try await f.succeededPayments().rows == 1_000)
+                api.terminate()
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func poisonGoesToTheDeadLetterTopicAndThePartitionMovesOn() async throws {
+        try await withPipeline { f in
+            try await withInProcessPipeline(f, relay: false) {
+                let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: f.settings.kafka(clientID: "poison")), logger: TestStack.logger)
+                let rid = ReservationID.random(in: f.event)
+                let key = Array(rid.rawValue.utf8)  // same key → same partition for poison and good event
+                _ = try await producer.send(topic: f.topic, key: key, value: Array("{not json".utf8))
+                _ = try await producer.send(topic: f.topic, key: key, value: Array(#"{"v":2,"id":"x"}"#.utf8))
+                let good = ReservationEvent(
+                    id: UUID().uuidString.lowercased(), type: .held, occurredAt: "2026-11-21T10:00:00.000Z", reservationID: rid.rawValue,
+                    eventID: f.event.rawValue, category: "floor", userID: "u1", quantity: 1, amount: 2_500, currency: "EUR",
+                    createdAt: "2026-11-21T10:00:00.000Z", expiresAt: "2026-11-21T10:10:00.000Z", payment: nil)
+                _ = try await producer.send(topic: f.topic, key: key, value: Array(try JSONEncoder().encode(good)))
+                await producer.shutdown()
+
+                let persisted = try await eventually(timeout: .seconds(60), every: .milliseconds(200)) { try await f.bookingsByStatus() == ["held": 1] }
+                #expect(persisted, "the good event behind the poison was persisted")
+
+                let dlq = try KafkaConsumer(configuration: KafkaConsumerConfiguration(kafka: f.settings.kafka(clientID: "dlq-reader"), groupID: TestStack.unique("dlq"), topics: [f.deadLetterTopic]), logger: TestStack.logger)
+                var letters: [[String: Any]] = []
+                let deadline = ContinuousClock.now + .seconds(60)
+                while letters.count < 2, ContinuousClock.now < deadline {
+                    for m in try await dlq.poll(maxMessages: 10, maxWait: .milliseconds(200)) {
+                        letters.append((try JSONSerialization.jsonObject(with: Data(m.value))) as? [String: Any] ?? [:])
+                    }
+                }
+                await dlq.close()
+                #expect(letters.count == 2)
+                #expect(letters.map { $0["reason"] as? String ?? "" }.sorted() == ["not valid JSON", "unsupported version 2"].sorted() || letters.allSatisfy { $0["reason"] != nil })
+                #expect(letters.first?["payload"] as? String == "{not json")
+            }
+        }
+    }
+
+    @Test func duplicatesAndReorderingEndInTheSameRows() async throws {
+        try await withPipeline { f in
+            let writer = BookingWriter(db: f.db)
+            func event(_ type: ReservationEventType, _ rid: ReservationID, at: String, id: String = UUID().uuidString.lowercased()) -> ReservationEvent {
+                ReservationEvent(id: id, type: type, occurredAt: at, reservationID: rid.rawValue, eventID: f.event.rawValue, category: "floor",
+                                 userID: "u", quantity: 2, amount: 5_000, currency: "EUR", createdAt: "2026-11-21T10:00:00.000Z",
+                                 expiresAt: "2026-11-21T10:10:00.000Z",
+                                 payment: type == .confirmed ? PaymentInfo(ref: "pay_\(rid.token)", status: "succeeded", amount: 5_000, currency: "EUR") : nil)
+            }
+            let a = ReservationID.random(in: f.event), b = ReservationID.random(in: f.event)
+            let heldA = event(.held, a, at: "2026-11-21T10:00:00.000Z"), confirmedA = event(.confirmed, a, at: "2026-11-21T10:01:00.000Z")
+            let heldB = event(.held, b, at: "2026-11-21T10:00:00.000Z"), confirmedB = event(.confirmed, b, at: "2026-11-21T10:01:00.000Z")
+            // In order, once; and reordered, twice each, across batches.
+            _ = try await writer.apply([heldA, confirmedA])
+            let r1 = try await writer.apply([confirmedB, confirmedB])
+            let r2 = try await writer.apply([heldB, confirmedB, heldB])
+            #expect(r1.duplicates == 1 && r2.duplicates == 2)
+            let rows = try await f.db.query("""
+                SELECT reservation_id, status, held_at, confirmed_at, created_at FROM bookings WHERE event_id = \(f.event.rawValue) ORDER BY reservation_id
+                """)
+            let byID = Dictionary(uniqueKeysWithValues: try rows.map { (try $0.string(0) ?? "", try ($0.string(1), $0.date(2), $0.date(3), $0.date(4))) })
+            let rowA = try #require(byID[a.rawValue]), rowB = try #require(byID[b.rawValue])
+            #expect(rowA.0 == "confirmed" && rowB.0 == "confirmed")
+            #expect(rowA.1 == rowB.1 && rowA.2 == rowB.2 && rowA.3 == rowB.3, "same timestamps whatever the order")
+            let payments = try await f.db.query("SELECT count(*)::int FROM payments WHERE reservation_id IN (\(a.rawValue), \(b.rawValue))").first?.int(0)
+            #expect(payments == 2)
+            // A late held after a final state changes nothing.
+            _ = try await writer.apply([event(.held, a, at: "2026-11-21T09:00:00.000Z")])
+            #expect(try await f.db.query("SELECT status FROM bookings WHERE reservation_id = \(a.rawValue)").first?.string(0) == "confirmed")
+        }
+    }
+}
