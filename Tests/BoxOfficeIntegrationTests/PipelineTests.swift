@@ -92,17 +92,18 @@ struct PipelineFixture: Sendable {
     }
 }
 
-func withPipeline<T>(stock: Int = 100_000, _ body: (PipelineFixture) async throws -> T) async throws -> T {
+func withPipeline<T>(stock: Int = 100_000, brokers: String? = nil, _ body: (PipelineFixture) async throws -> T) async throws -> T {
     let server = try RedisServerProcess(appendOnly: true)
     try await server.start()
     var values = ProcessInfo.processInfo.environment
     guard values["BOXOFFICE_DATABASE_URL"] != nil else { throw TestStackMissing() }
     values["BOXOFFICE_REDIS_URL"] = server.url
+    if let brokers { values["BOXOFFICE_KAFKA_BROKERS"] = brokers }
     let settings = try BoxOfficeSettings(values: values)
     let topic = TestStack.unique("t-res")
     let dlq = topic + ".dlq"
-    try createTopic(topic, partitions: 3)
-    try createTopic(dlq, partitions: 1)
+    try createTopic(topic, partitions: 3, brokers: settings.kafkaBrokers)
+    try createTopic(dlq, partitions: 1, brokers: settings.kafkaBrokers)
     var rc = try settings.redis()
     rc.poolSize = 4
     let redis = RedisClient(configuration: rc, logger: TestStack.logger)
@@ -283,6 +284,39 @@ struct PipelineTests {
                 #expect(letters.count == 2)
                 #expect(letters.map { $0["reason"] as? String ?? "" }.sorted() == ["not valid JSON", "unsupported version 2"].sorted() || letters.allSatisfy { $0["reason"] != nil })
                 #expect(letters.first?["payload"] as? String == "{not json")
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(4)))
+    func brokerStoppedForTenSecondsWhileReservationsContinue() async throws {
+        let broker = TansuProcess()
+        try await broker.start()
+        defer { broker.stop() }
+        try await withPipeline(brokers: broker.address) { f in
+            try await withInProcessPipeline(f) {
+                _ = try await f.war(reservations: 200, confirmed: 100, buyerPrefix: "before-")
+                let before = try await eventually(timeout: .seconds(60), every: .milliseconds(100)) {
+                    try await f.bookingsByStatus() == ["held": 100, "confirmed": 100]
+                }
+                #expect(before)
+                broker.pause()  // the broker stops answering, connections stay open
+                let outage = ContinuousClock.now
+                var rounds = 0
+                while ContinuousClock.now - outage < .seconds(10) {
+                    let made = try await f.war(reservations: 50, confirmed: 25, buyerPrefix: "during-\(rounds)-").count
+                    #expect(made == 50, "reservations keep succeeding while the broker is down")
+                    rounds += 1
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                let during = rounds
+                let backlog = try await f.redis.send(["XLEN", .string(InventoryKeys(event: f.event).outbox)]).int ?? 0
+                #expect(backlog > 0, "the outbox absorbed the events")
+                broker.resume()
+                let expected = ["held": 100 + 25 * during, "confirmed": 100 + 25 * during]
+                let drained = try await eventually(timeout: .seconds(120), every: .milliseconds(250)) { try await f.bookingsByStatus() == expected }
+                let got = try await f.bookingsByStatus()
+                #expect(drained, "expected \(expected), got \(got)")
             }
         }
     }

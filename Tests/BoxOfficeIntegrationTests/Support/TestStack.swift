@@ -85,9 +85,9 @@ func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, 
 }
 
 /// Creates a topic on the test broker with the Tansu CLI.
-func createTopic(_ name: String, partitions: Int) throws {
+func createTopic(_ name: String, partitions: Int, brokers: String? = nil) throws {
     guard let tansu = TestStack.tansu else { throw TestStackMissing() }
-    let brokers = try TestStack.settings().kafkaBrokers
+    let brokers = try brokers ?? TestStack.settings().kafkaBrokers
     let result = try run(tansu, ["topic", "create", name, "--partitions", "\(partitions)", "--broker", "tcp://\(brokers)"])
     guard result.status == 0 else { throw TopicCreationFailed(output: result.output) }
 }
