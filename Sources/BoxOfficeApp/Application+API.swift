@@ -61,7 +61,8 @@ public func buildAPIApplication(
     relayConfiguration.claimIdle = .milliseconds(settings.relayClaimIdleMs)
     relayConfiguration.topic = settings.kafkaTopic
     let relay = OutboxRelay(redis: dependencies.redis, producer: producer, configuration: relayConfiguration, logger: logger)
-    app.addServices(dependencies.redis, producer, relay, sweeper, ClientShutdown(dependencies: dependencies))
+    let reporter = MetricsReporter(redis: dependencies.redis, postgres: dependencies.postgres, reportStock: true, interval: .seconds(2), logger: logger)
+    app.addServices(dependencies.redis, producer, relay, sweeper, reporter, ClientShutdown(dependencies: dependencies))
     return app
 }
 
@@ -132,7 +133,8 @@ public func buildWorkerApplication(
     configuration.maxWait = .milliseconds(settings.workerBatchWaitMs)
     configuration.deadLetterTopic = settings.kafkaDeadLetterTopic
     let bookings = BookingConsumer(consumer: consumer, deadLetters: deadLetters, db: dependencies.postgres, configuration: configuration, logger: logger)
-    app.addServices(dependencies.redis, deadLetters, bookings, ClientShutdown(dependencies: dependencies))
+    let reporter = MetricsReporter(redis: dependencies.redis, postgres: dependencies.postgres, reportStock: false, interval: .seconds(2), logger: logger)
+    app.addServices(dependencies.redis, deadLetters, bookings, reporter, ClientShutdown(dependencies: dependencies))
     return app
 }
 

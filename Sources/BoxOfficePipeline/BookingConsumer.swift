@@ -31,7 +31,6 @@ public struct BookingConsumer: Service {
     let configuration: Configuration
     let logger: Logger
     let batchTimer = Timer(label: "worker_batch_duration_seconds", preferredDisplayUnit: .seconds)
-    let connections = Gauge(label: "db_open_connections")
 
     public init(consumer: KafkaConsumer, deadLetters: KafkaProducer, db: PostgresClient, configuration: Configuration = .init(), logger: Logger) {
         self.consumer = consumer
@@ -53,7 +52,6 @@ public struct BookingConsumer: Service {
                 for (tp, lag) in await consumer.lag() {
                     Gauge(label: "kafka_consumer_lag", dimensions: [("partition", String(tp.partition))]).record(Double(lag))
                 }
-                connections.record(db.openConnections)
                 lastLag = .now
             }
         }

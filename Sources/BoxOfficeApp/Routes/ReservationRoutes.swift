@@ -105,24 +105,44 @@ struct ReservationRoutes {
 
         switch try await inventory.reserve(event: event, category: category, buyer: buyer, quantity: body.qty, idempotencyKey: idempotencyKey) {
         case .held(let r, let replayed):
+            BusinessMetrics.reservation(replayed ? "replayed" : "held")
             logger.info(replayed ? "reservation replayed" : "reservation held", metadata: [LogKey.reservationID: "\(r.id)"])
             if replayed { headers[.idempotentReplayed] = "true" }
             headers[.location] = "/reservations/\(r.id.rawValue)"
             return Created(body: ReservationBody(r), headers: headers)
         case .soldOut(let available):
+            BusinessMetrics.reservation("sold_out")
+            BusinessMetrics.failedReservation("sold_out")
             throw Problem(status: .conflict, code: "sold_out", title: "Sold Out",
                           detail: available == 0 ? "No tickets of '\(category)' are left." : "Only \(available) tickets of '\(category)' are left.")
         case .limitExceeded(let limit, let already):
+            BusinessMetrics.reservation("limit_exceeded")
+            BusinessMetrics.failedReservation("limit_exceeded")
             throw Problem(status: .conflict, code: "limit_exceeded", title: "Limit Exceeded",
                           detail: "At most \(limit) tickets of '\(category)' per buyer; you hold or bought \(already).")
         case .notFound:
+            BusinessMetrics.reservation("not_found")
+            BusinessMetrics.failedReservation("not_found")
             throw Problem.notFound("No category '\(category)' in event \(event).")
         case .invalidQuantity(let max):
+            BusinessMetrics.reservation("invalid")
+            BusinessMetrics.failedReservation("invalid_qty")
             throw Problem.validation("qty must be between 1 and \(max).")
         }
     }
 
     func confirm(_ request: Request, _ context: BoxOfficeRequestContext) async throws -> ReservationBody {
+        do {
+            let body = try await confirmReservation(request, context)
+            BusinessMetrics.confirmation(body.status == "confirmed" ? "confirmed" : body.status)
+            return body
+        } catch let problem as Problem {
+            BusinessMetrics.confirmation(problem.code)
+            throw problem
+        }
+    }
+
+    func confirmReservation(_ request: Request, _ context: BoxOfficeRequestContext) async throws -> ReservationBody {
         let user = try context.requireUser()
         let body = try await decodeJSON(ConfirmRequest.self, from: request, context: context)
         guard let id = ReservationID(body.reservation_id) else { throw Problem.notFound("No reservation \(body.reservation_id.prefix(100)).") }
