@@ -120,7 +120,7 @@ let package = Package(
         .executableTarget(
             name: "boxofficectl",
             dependencies: [
-                "BoxOfficeApp", "BoxOfficePostgres", "BoxOfficeInventory", "BoxOfficeDomain", "BoxOfficeRedis",
+                "BoxOfficeApp", "BoxOfficePostgres", "BoxOfficeInventory", "BoxOfficeDomain", "BoxOfficeRedis", "BoxOfficePipeline",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -321,6 +321,38 @@ struct PipelineTests {
         }
     }
 
+    @Test(.timeLimit(.minutes(3)))
+    func reconcileFindsAndRepairsMissingBookings() async throws {
+        try await withPipeline { f in
+            try await withInProcessPipeline(f) {
+                _ = try await f.war(reservations: 60, confirmed: 20)
+                let arrived = try await eventually(timeout: .seconds(60), every: .milliseconds(100)) {
+                    try await f.bookingsByStatus() == ["held": 40, "confirmed": 20]
+                }
+                #expect(arrived)
+                let reconciler = Reconciler(redis: f.redis, db: f.db)
+                #expect(try await reconciler.compare(event: f.event).differences.isEmpty)
+                // Lose five rows, confirmed ones included.
+                let lost = try await f.db.query("""
+                    SELECT reservation_id FROM bookings WHERE event_id = \(f.event.rawValue) ORDER BY status, reservation_id LIMIT 5
+                    """).map { try $0.string(0) ?? "" }
+                try await f.db.withTransaction { c in
+                    try c.query("DELETE FROM payments WHERE reservation_id = ANY(\(PostgresArray(lost))::text[])")
+                    try c.query("DELETE FROM bookings WHERE reservation_id = ANY(\(PostgresArray(lost))::text[])")
+                }
+                let report = try await reconciler.compare(event: f.event)
+                #expect(Set(report.differences.map(\.reservationID)) == Set(lost))
+                #expect(report.differences.allSatisfy { $0.kind == .missingInPostgres })
+                #expect(try await reconciler.repair(event: f.event, report.differences) >= 5)
+                let repaired = try await eventually(timeout: .seconds(60), every: .milliseconds(100)) {
+                    try await reconciler.compare(event: f.event).differences.isEmpty
+                }
+                #expect(repaired)
+                #expect(try await f.succeededPayments().rows == 20)
+            }
+        }
+    }
+
     @Test func duplicatesAndReorderingEndInTheSameRows() async throws {
         try await withPipeline { f in
             let writer = BookingWriter(db: f.db)

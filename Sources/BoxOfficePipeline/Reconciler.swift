@@ -1,0 +1,120 @@
+import BoxOfficeDomain
+import BoxOfficeInventory
+import BoxOfficePostgres
+import BoxOfficeRedis
+import Foundation
+
+/// Compares what Redis knows of an event's reservations with PostgreSQL's
+/// bookings, and can republish what PostgreSQL is missing through the outbox.
+public struct Reconciler: Sendable {
+    let redis: RedisClient
+    let db: PostgresClient
+
+    public init(redis: RedisClient, db: PostgresClient) {
+        self.redis = redis
+        self.db = db
+    }
+
+    /// One reservation whose two views disagree.
+    public struct Difference: Sendable, CustomStringConvertible {
+        public enum Kind: String, Sendable { case missingInPostgres = "missing in PostgreSQL", statusDiffers = "status differs", missingInRedis = "missing in Redis" }
+        public var kind: Kind
+        public var reservationID: String
+        public var redisStatus: String?
+        public var postgresStatus: String?
+        public var description: String {
+            "\(reservationID): \(kind.rawValue) (redis \(redisStatus ?? "-"), postgres \(postgresStatus ?? "-"))"
+        }
+    }
+
+    /// The comparison of one event.
+    public struct Report: Sendable {
+        public var redisReservations: Int
+        public var postgresBookings: Int
+        public var differences: [Difference]
+        /// Reservations still held in Redis whose rows may simply not have arrived yet.
+        public var inFlight: Int
+    }
+
+    public func compare(event: EventID) async throws -> Report {
+        let inRedis = try await reservations(event: event)
+        var inPostgres: [String: String] = [:]
+        for row in try await db.query("SELECT reservation_id, status FROM bookings WHERE event_id = \(event.rawValue)") {
+            inPostgres[try row.string(0) ?? ""] = try row.string(1) ?? ""
+        }
+        var differences: [Difference] = []
+        for (id, r) in inRedis {
+            switch inPostgres[id] {
+            case nil: differences.append(Difference(kind: .missingInPostgres, reservationID: id, redisStatus: r.status.rawValue))
+            case let s? where s != r.status.rawValue:
+                differences.append(Difference(kind: .statusDiffers, reservationID: id, redisStatus: r.status.rawValue, postgresStatus: s))
+            default: break
+            }
+        }
+        for (id, s) in inPostgres where inRedis[id] == nil {
+            differences.append(Difference(kind: .missingInRedis, reservationID: id, postgresStatus: s))
+        }
+        let outbox = try await redis.send(["XLEN", .string(InventoryKeys(event: event).outbox)]).int ?? 0
+        return Report(redisReservations: inRedis.count, postgresBookings: inPostgres.count,
+                      differences: differences.sorted { $0.reservationID < $1.reservationID }, inFlight: outbox)
+    }
+
+    /// Republishes, through the event's outbox, the current state of every
+    /// reservation PostgreSQL lacks or has behind. Returns how many were queued.
+    /// Safe to repeat: the worker's writes are idempotent.
+    public func repair(event: EventID, _ differences: [Difference]) async throws -> Int {
+        let keys = InventoryKeys(event: event)
+        var queued = 0
+        for d in differences where d.kind != .missingInRedis {
+            guard let id = ReservationID(d.reservationID) else { continue }
+            let fields = try await redis.send(["HGETALL", .string(keys.reservation(id))]).array ?? []
+            var r: [String: String] = [:]
+            for i in stride(from: 0, to: fields.count - 1, by: 2) { r[fields[i].string ?? ""] = fields[i + 1].string ?? "" }
+            guard let status = r["status"].flatMap(ReservationStatus.init(rawValue:)) else { continue }
+            var types: [ReservationEventType] = [.held]
+            switch status {
+            case .held: break
+            case .confirmed: types.append(.confirmed)
+            case .cancelled: types.append(.cancelled)
+            case .expired: types.append(.expired)
+            }
+            for type in types {
+                var args: [RedisArgument] = ["XADD", .string(keys.outbox), "*"]
+                let at: String
+                switch type {
+                case .confirmed: at = r["confirmed_at"] ?? r["created"] ?? "0"
+                case .cancelled: at = r["cancelled_at"] ?? r["created"] ?? "0"
+                case .expired: at = r["expired_at"] ?? r["created"] ?? "0"
+                default: at = r["created"] ?? "0"
+                }
+                var f: [(String, String)] = [
+                    ("id", UUID().uuidString.lowercased()), ("type", type.rawValue), ("rid", id.rawValue), ("event", event.rawValue),
+                    ("category", r["category"] ?? ""), ("user", r["user"] ?? ""), ("qty", r["qty"] ?? "0"), ("amount", r["amount"] ?? "0"),
+                    ("currency", r["currency"] ?? ""), ("at", at), ("created", r["created"] ?? "0"), ("expires", r["expires"] ?? "0"),
+                ]
+                if type == .confirmed, let ref = r["payment_ref"] { f += [("payment_ref", ref), ("payment_status", "succeeded")] }
+                for (k, v) in f { args += [.string(k), .string(v)] }
+                try await redis.send(args)
+                queued += 1
+            }
+        }
+        return queued
+    }
+
+    func reservations(event: EventID) async throws -> [String: Reservation] {
+        var out: [String: Reservation] = [:]
+        var cursor = "0"
+        let inventory = RedisInventory(redis: redis)
+        repeat {
+            let reply = try await redis.send(["SCAN", .string(cursor), "MATCH", .string("bo:{ev:\(event.rawValue)}:r:*"), "COUNT", 1000])
+            guard let parts = reply.array, parts.count == 2 else { break }
+            cursor = parts[0].string ?? "0"
+            for key in (parts[1].array ?? []).compactMap(\.string) {
+                guard let token = key.split(separator: ":").last, let id = ReservationID("\(event.rawValue).\(token)"),
+                      let r = try await inventory.reservation(id) else { continue }
+                out[id.rawValue] = r
+            }
+        } while cursor != "0"
+        return out
+    }
+}
