@@ -36,3 +36,19 @@ export BOXOFFICE_BIN_DIR="$BIN"
 
 log "running swift test"
 swift test --skip-build "$@"
+
+# With a filter the caller wants only some Swift tests; the API conformance run is for the whole suite.
+if [ "$#" -eq 0 ]; then
+    log "schemathesis: the served OpenAPI document against the live API (debug build, port $BOXOFFICE_API_PORT)"
+    BOXOFFICE_LOG_LEVEL=warning BOXOFFICE_RATE_SIGNUP_PER_MINUTE=1000000 BOXOFFICE_RATE_LOGIN_PER_MINUTE=1000000 \
+        BOXOFFICE_RATE_RESERVE_PER_SECOND=1000000 BOXOFFICE_RATE_RESERVE_BURST=1000000 \
+        "$BIN/boxoffice-api" >"$BOXOFFICE_RUN_DIR/logs/api-schemathesis.log" 2>&1 &
+    echo $! > "$BOXOFFICE_RUN_DIR/pids/api.pid"
+    trap 'stop_pid api "$BOXOFFICE_RUN_DIR/pids/api.pid"; "$ROOT/scripts/stack.sh" stop' EXIT
+    wait_for api 60 curl -fsS "http://127.0.0.1:$BOXOFFICE_API_PORT/ready" || die "API did not become ready; see $BOXOFFICE_RUN_DIR/logs/api-schemathesis.log"
+    TOKEN="$("$BIN/boxofficectl" token --role admin --sub schemathesis)"
+    "$VENV/bin/schemathesis" run "http://127.0.0.1:$BOXOFFICE_API_PORT/openapi.yaml" \
+        -H "Authorization: Bearer $TOKEN" \
+        --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+        --phases examples,coverage,fuzzing --max-examples 25 --exclude-path /metrics --workers 2 --seed 20261121
+fi
