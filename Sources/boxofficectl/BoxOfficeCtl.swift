@@ -50,15 +50,26 @@ struct Token: AsyncParsableCommand {
     @Option(help: "Lifetime in seconds.")
     var ttl: Int = 3600
 
+    @Option(help: "Print this many tokens, comma-separated, for subjects <sub>-1 … <sub>-N (load tests).")
+    var count: Int = 1
+
     func validate() throws {
         guard Role(rawValue: role) != nil else { throw ValidationError("--role must be user or admin") }
         guard !sub.isEmpty, sub.count <= 200 else { throw ValidationError("--sub must be 1 to 200 characters") }
         guard ttl > 0 else { throw ValidationError("--ttl must be positive") }
+        guard (1...100_000).contains(count) else { throw ValidationError("--count must be 1 to 100000") }
     }
 
     func run() async throws {
         let (settings, _) = try context("token")
         let issuer = await TokenIssuer(secret: settings.jwtSecret)
-        print(try await issuer.issue(subject: sub, role: Role(rawValue: role)!, lifetime: .seconds(ttl)))
+        let role = Role(rawValue: role)!
+        if count == 1 {
+            print(try await issuer.issue(subject: sub, role: role, lifetime: .seconds(ttl)))
+        } else {
+            var tokens: [String] = []
+            for i in 1...count { tokens.append(try await issuer.issue(subject: "\(sub)-\(i)", role: role, lifetime: .seconds(ttl))) }
+            print(tokens.joined(separator: ","))
+        }
     }
 }
