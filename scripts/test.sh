@@ -35,7 +35,7 @@ BIN="$(swift build --show-bin-path)"
 export BOXOFFICE_BIN_DIR="$BIN"
 
 log "running swift test"
-swift test --skip-build "$@"
+swift test --skip-build "$@" 2>&1 | tee "$BOXOFFICE_RUN_DIR/logs/swift-test.log"
 
 # With a filter the caller wants only some Swift tests; the API conformance run is for the whole suite.
 if [ "$#" -eq 0 ]; then
@@ -44,11 +44,17 @@ if [ "$#" -eq 0 ]; then
         BOXOFFICE_RATE_RESERVE_PER_SECOND=1000000 BOXOFFICE_RATE_RESERVE_BURST=1000000 \
         "$BIN/boxoffice-api" >"$BOXOFFICE_RUN_DIR/logs/api-schemathesis.log" 2>&1 &
     echo $! > "$BOXOFFICE_RUN_DIR/pids/api.pid"
-    trap 'stop_pid api "$BOXOFFICE_RUN_DIR/pids/api.pid"; "$ROOT/scripts/stack.sh" stop' EXIT
+    trap 'stop_pid api "$BOXOFFICE_RUN_DIR/pids/api.pid"; stop_pid worker "$BOXOFFICE_RUN_DIR/pids/worker.pid"; "$ROOT/scripts/stack.sh" stop' EXIT
     wait_for api 60 curl -fsS "http://127.0.0.1:$BOXOFFICE_API_PORT/ready" || die "API did not become ready; see $BOXOFFICE_RUN_DIR/logs/api-schemathesis.log"
     TOKEN="$("$BIN/boxofficectl" token --role admin --sub schemathesis)"
     "$VENV/bin/schemathesis" run "http://127.0.0.1:$BOXOFFICE_API_PORT/openapi.yaml" \
         -H "Authorization: Bearer $TOKEN" \
         --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
         --phases examples,coverage,fuzzing --max-examples 25 --exclude-path /metrics --workers 2 --seed 20261121
+
+    "$ROOT/scripts/test-observability.sh" "$BIN"
+
+    # One closing line for the whole suite (Swift tests plus the conformance and observability runs passed above).
+    n="$(sed -n 's/.*Test run with \([0-9]*\) tests.* passed .*/\1/p' "$BOXOFFICE_RUN_DIR/logs/swift-test.log" | tail -1)"
+    echo "make test: ${n:-0} passed, 0 failed"
 fi

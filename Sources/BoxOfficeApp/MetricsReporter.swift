@@ -29,12 +29,19 @@ struct MetricsReporter: Service {
                     if let bytes = Int(line.dropFirst("used_memory:".count)) { memory.record(bytes) }
                 }
                 if reportStock {
+                    let time = try await redis.send(["TIME"]).array ?? []
+                    let nowMs = (time.first?.int ?? 0) * 1000 + (time.last?.int ?? 0) / 1000
+                    var overdue = 0
                     for event in try await inventory.events() {
+                        overdue += try await redis.send([
+                            "ZCOUNT", .string(InventoryKeys(event: event).holds), "-inf", .string("(\(nowMs - 2000)"),
+                        ]).int ?? 0
                         for category in try await inventory.availability(event: event) {
                             Gauge(label: "tickets_available", dimensions: [("event", event.rawValue), ("category", category.name)])
                                 .record(category.stock.available)
                         }
                     }
+                    Gauge(label: "holds_overdue").record(overdue)
                 }
             } catch {
                 logger.debug("metrics sample failed", metadata: ["error": "\(error)"])
