@@ -24,3 +24,6 @@ build:         ## debug build
 
 clean-run: down ## stop the stack and delete its state (.run/)
 	rm -rf .run
+
+bench:         ## benchmarks and a k6 on-sale rehearsal on the running stack; prints a report
+	@scripts/bench.sh

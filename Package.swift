@@ -129,7 +129,7 @@ let package = Package(
         .executableTarget(
             name: "boxoffice-bench",
             dependencies: [
-                "BoxOfficeDomain", "BoxOfficeInventory", "BoxOfficeRedis",
+                "BoxOfficeDomain", "BoxOfficeInventory", "BoxOfficeRedis", "BoxOfficePipeline", "BoxOfficePostgres",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

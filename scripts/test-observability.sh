@@ -24,7 +24,7 @@ done
 
 log "prometheus on port $BOXOFFICE_PROMETHEUS_PORT"
 mkdir -p "$RUN/prometheus"
-sed -e "s/localhost:8080/127.0.0.1:$BOXOFFICE_API_PORT/; s/localhost:9101/127.0.0.1:$BOXOFFICE_WORKER_PORT/; s/scrape_interval: 5s/scrape_interval: 2s/" \
+sed -e "s/localhost:8080/127.0.0.1:$BOXOFFICE_API_PORT/; s/localhost:9101/127.0.0.1:$BOXOFFICE_WORKER_PORT/; s/scrape_interval: 5s/scrape_interval: 2s/; s/evaluation_interval: 5s/evaluation_interval: 2s/" \
     "$ROOT/prometheus.yml" > "$RUN/prometheus/prometheus.yml"
 cp "$ROOT/prometheus/rules.yml" "$RUN/prometheus/rules.yml"
 promtool check config "$RUN/prometheus/prometheus.yml"
