@@ -96,18 +96,22 @@ start_kafka() {
 # MARK: Prometheus
 start_prometheus() {
     [ "$WITH_PROMETHEUS" = 1 ] || return 0
-    if pid_alive "$PIDS/prometheus.pid"; then log "prometheus: already running on $PROM_PORT"; return; fi
-    port_open "$PROM_PORT" && die "prometheus: port $PROM_PORT is taken by another process; set BOXOFFICE_PROMETHEUS_PORT"
     mkdir -p "$RUN/prometheus"
     sed -e "s/localhost:8080/127.0.0.1:$API_PORT/; s/localhost:9101/127.0.0.1:$WORKER_PORT/" \
         "$ROOT/prometheus.yml" > "$RUN/prometheus/prometheus.yml"
-    [ -d "$ROOT/prometheus" ] && cp -r "$ROOT/prometheus/." "$RUN/prometheus/"
+    cp "$ROOT/prometheus/rules.yml" "$RUN/prometheus/rules.yml"
+    if pid_alive "$PIDS/prometheus.pid"; then
+        kill -HUP "$(cat "$PIDS/prometheus.pid")"   # reload the configuration and rules
+        log "prometheus: already running on $PROM_PORT (configuration reloaded)"
+        return
+    fi
+    port_open "$PROM_PORT" && die "prometheus: port $PROM_PORT is taken by another process; set BOXOFFICE_PROMETHEUS_PORT"
     nohup prometheus --config.file="$RUN/prometheus/prometheus.yml" \
         --storage.tsdb.path="$RUN/prometheus/data" --web.listen-address="127.0.0.1:$PROM_PORT" \
         >"$LOGS/prometheus.log" 2>&1 </dev/null &
     echo $! > "$PIDS/prometheus.pid"
     wait_for prometheus 30 port_open "$PROM_PORT" || die "prometheus did not listen on $PROM_PORT; see $LOGS/prometheus.log"
-    log "prometheus: listening on 127.0.0.1:$PROM_PORT"
+    log "prometheus: listening on 127.0.0.1:$PROM_PORT (rules from prometheus/rules.yml)"
 }
 
 write_env() {
