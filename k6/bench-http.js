@@ -2,7 +2,7 @@
 // one run, so the ratio compares like with like. Used by scripts/bench-http.sh.
 import http from 'k6/http';
 import { check } from 'k6';
-import { post, get } from './lib.js';
+import { post, get, buyerTokens } from './lib.js';
 
 http.setResponseCallback(http.expectedStatuses(200, 201, 409));
 const VUS = parseInt(__ENV.VUS || '64');
@@ -19,7 +19,7 @@ export const options = {
 };
 
 export function setup() {
-  return { tokens: (__ENV.USER_TOKENS || '').split(','), eventId: __ENV.EVENT_ID };
+  return { tokens: buyerTokens(0), eventId: __ENV.EVENT_ID };
 }
 
 export function health() {

@@ -3,12 +3,15 @@
 // Environment:
 //   BASE_URL       the API, default http://127.0.0.1:8080
 //   ADMIN_TOKEN    a bearer token with the admin role (boxofficectl token --role admin --sub k6-admin)
-//   USER_TOKENS    comma-separated buyer tokens; or
+//   USER_TOKENS    comma-separated buyer tokens, or USER_TOKENS_FILE, a file of them (for thousands); or
 //   TOKEN_URL      mint buyer tokens by signing up and logging in (POST /users, /auth/login); the default
 //   EVENT_ID       the event to use; when unset, setup() creates one (needs ADMIN_TOKEN)
 //   CATEGORY       category name, default "floor"; STOCK, default 500; MAX_PER_USER, default 4
 import http from 'k6/http';
 import { check, fail } from 'k6';
+
+// Read at init time (open() is only allowed there).
+const TOKENS_FROM_FILE = __ENV.USER_TOKENS_FILE ? open(__ENV.USER_TOKENS_FILE) : '';
 
 export const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
 export const CATEGORY = __ENV.CATEGORY || 'floor';
@@ -46,7 +49,8 @@ export function ensureEvent() {
 
 /// Buyer tokens: from USER_TOKENS, or made by signing up `count` accounts.
 export function buyerTokens(count) {
-  if (__ENV.USER_TOKENS) return __ENV.USER_TOKENS.split(',').filter((t) => t.length > 0);
+  const given = __ENV.USER_TOKENS || TOKENS_FROM_FILE;
+  if (given) return given.split(/[,\s]+/).filter((t) => t.length > 0);
   const tokens = [];
   const run = Date.now().toString(36);
   for (let i = 0; i < count; i++) {

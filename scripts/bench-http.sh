@@ -18,10 +18,11 @@ EVENT="$(curl -fsS -X POST "$BASE/events" -H "Authorization: Bearer $ADMIN" -H '
 curl -fsS -X POST "$BASE/events/$EVENT/ticket-category" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
     -d '{"name":"floor","total_stock":10000000,"price":100}' >/dev/null
 log "minting 3000 buyer tokens (the per-buyer rate limit is 20/s)"
-TOKENS="$("$CTL" token --sub "bench-$(date +%s)" --count 3000)"
+"$CTL" token --sub "bench-$(date +%s)" --count 3000 > "$RUN/bench-tokens.txt"
 log "k6: GET /health for ${SECONDS_EACH}s, then POST /reserve for ${SECONDS_EACH}s, $VUS VUs each (event $EVENT)"
-OUT="$("$VENV/bin/k6" run -q -e BASE_URL="$BASE" -e USER_TOKENS="$TOKENS" -e EVENT_ID="$EVENT" -e VUS="$VUS" -e SECONDS="$SECONDS_EACH" \
-    "$ROOT/k6/bench-http.js" 2>/dev/null | tail -1)"
+OUT="$("$VENV/bin/k6" run -q -e BASE_URL="$BASE" -e USER_TOKENS_FILE="$RUN/bench-tokens.txt" -e EVENT_ID="$EVENT" -e VUS="$VUS" -e SECONDS="$SECONDS_EACH" \
+    "$ROOT/k6/bench-http.js" 2>"$RUN/bench-http.log" | tail -1)"
+[ -n "$OUT" ] || die "k6 produced no figures; see $RUN/bench-http.log"
 python3 - "$OUT" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])

@@ -29,10 +29,10 @@ log "3/4 HTTP"
 log "4/4 rehearsal: k6 ticket war and buyer flow"
 CTL="$BINDIR/boxofficectl"
 ADMIN="$("$CTL" token --role admin --sub bench-admin)"
-TOKENS="$("$CTL" token --sub "rehearsal-$STAMP" --count 2000)"
-"$VENV/bin/k6" run -q -e BASE_URL="$BASE" -e ADMIN_TOKEN="$ADMIN" -e USER_TOKENS="$TOKENS" -e STOCK=500 -e MAX_PER_USER=4 \
+"$CTL" token --sub "rehearsal-$STAMP" --count 2000 > "$OUT/tokens.txt"
+"$VENV/bin/k6" run -q -e BASE_URL="$BASE" -e ADMIN_TOKEN="$ADMIN" -e USER_TOKENS_FILE="$OUT/tokens.txt" -e STOCK=500 -e MAX_PER_USER=4 \
     -e VUS=64 -e DURATION=30s -e SUMMARY_JSON="$OUT/reserve.json" "$ROOT/k6/reserve.js" 2>&1 | grep -E "ticket war|threshold|http_reqs" || true
-"$VENV/bin/k6" run -q -e BASE_URL="$BASE" -e ADMIN_TOKEN="$ADMIN" -e USER_TOKENS="$TOKENS" -e STOCK=100000 -e MAX_PER_USER=0 \
+"$VENV/bin/k6" run -q -e BASE_URL="$BASE" -e ADMIN_TOKEN="$ADMIN" -e USER_TOKENS_FILE="$OUT/tokens.txt" -e STOCK=100000 -e MAX_PER_USER=0 \
     -e VUS=16 -e DURATION=20s -e SUMMARY_JSON="$OUT/flow.json" "$ROOT/k6/flow.js" 2>"$OUT/flow.log" | grep -E "^flow|threshold" || true
 grep -o 'CONFIRMED [^ "]*' "$OUT/flow.log" | awk '{print $2}' | sort -u > "$OUT/confirmed.txt" || true
 
@@ -42,7 +42,8 @@ import json, os, subprocess, sys, time
 out, stamp = sys.argv[1], sys.argv[2]
 db = os.environ["BOXOFFICE_DATABASE_URL"]
 def sql(q):
-    return subprocess.run(["psql", db, "-qtAX", "-c", q], capture_output=True, text=True, check=True).stdout.strip()
+    # Through stdin: the id lists are too long for a command line.
+    return subprocess.run(["psql", db, "-qtAX", "-v", "ON_ERROR_STOP=1"], input=q + ";\n", capture_output=True, text=True, check=True).stdout.strip()
 war = json.load(open(f"{out}/reserve.json"))
 flow = json.load(open(f"{out}/flow.json"))
 confirmed = [l.strip() for l in open(f"{out}/confirmed.txt") if l.strip()]

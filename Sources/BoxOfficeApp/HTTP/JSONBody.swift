@@ -97,3 +97,17 @@ enum RFC3339 {
         return try? Date.ISO8601FormatStyle().parse(s)
     }
 }
+
+/// A page of a list: `{items, next_cursor}`, with `next_cursor` an explicit null on the last page.
+struct Page<Item: Encodable & Sendable>: ResponseEncodable, Sendable {
+    var items: [Item]
+    var next_cursor: String?
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(items, forKey: .items)
+        try c.encode(next_cursor, forKey: .next_cursor)
+    }
+
+    enum CodingKeys: String, CodingKey { case items, next_cursor }
+}

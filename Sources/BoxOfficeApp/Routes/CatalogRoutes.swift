@@ -73,18 +73,7 @@ struct CatalogRoutes {
         }
     }
 
-    struct EventList: ResponseEncodable, Sendable {
-        var items: [EventBody]
-        var next_cursor: String?
-
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(items, forKey: .items)
-            try c.encode(next_cursor, forKey: .next_cursor)
-        }
-
-        enum CodingKeys: String, CodingKey { case items, next_cursor }
-    }
+    typealias EventList = Page<EventBody>
 
     struct AvailabilityBody: ResponseEncodable, Sendable {
         struct Category: Encodable, Sendable {

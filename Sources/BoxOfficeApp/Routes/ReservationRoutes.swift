@@ -63,18 +63,7 @@ struct ReservationRoutes {
         var confirmed_at: String?
     }
 
-    struct BookingList: ResponseEncodable, Sendable {
-        var items: [BookingBody]
-        var next_cursor: String?
-
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(items, forKey: .items)
-            try c.encode(next_cursor, forKey: .next_cursor)
-        }
-
-        enum CodingKeys: String, CodingKey { case items, next_cursor }
-    }
+    typealias BookingList = Page<BookingBody>
 
     func register(on router: Router<BoxOfficeRequestContext>) {
         router.post("/reserve") { request, context in try await reserve(request, context) }

@@ -8,9 +8,8 @@
 -- its tickets return to available stock and to the buyer's allowance exactly
 -- once. Writes reservation.cancelled to the outbox.
 local rkey, stock, limits, holds, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-if redis.call('EXISTS', rkey) == 0 then return { 'not_found' } end
-local r, flat = load_hash(rkey)
-if r.user ~= ARGV[1] then return { 'not_owner' } end
+local r, flat = load_owned(rkey, ARGV[1])
+if not r then return flat end
 if r.status == 'cancelled' then return { 'already_cancelled', flat } end
 if r.status ~= 'held' then return { 'not_held', flat } end
 local now = now_ms()

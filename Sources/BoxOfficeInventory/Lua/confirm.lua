@@ -9,9 +9,8 @@
 -- repeated confirm changes nothing and returns the first result. Writes
 -- reservation.confirmed, with the payment reference, to the outbox.
 local rkey, stock, holds, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-if redis.call('EXISTS', rkey) == 0 then return { 'not_found' } end
-local r, flat = load_hash(rkey)
-if r.user ~= ARGV[1] then return { 'not_owner' } end
+local r, flat = load_owned(rkey, ARGV[1])
+if not r then return flat end
 if r.status == 'confirmed' then return { 'already_confirmed', flat } end
 if r.status ~= 'held' then return { 'not_held', flat } end
 local now = now_ms()

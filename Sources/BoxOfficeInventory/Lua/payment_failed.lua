@@ -7,9 +7,8 @@
 -- Invariant: stock is untouched; the hold stays until it expires (the buyer
 -- may retry). Each failure writes one payment.failed to the outbox.
 local rkey, outbox = KEYS[1], KEYS[2]
-if redis.call('EXISTS', rkey) == 0 then return { 'not_found' } end
-local r, flat = load_hash(rkey)
-if r.user ~= ARGV[1] then return { 'not_owner' } end
+local r, flat = load_owned(rkey, ARGV[1])
+if not r then return flat end
 if r.status == 'confirmed' then return { 'already_confirmed', flat } end
 if r.status ~= 'held' then return { 'not_held', flat } end
 local now = now_ms()

@@ -59,3 +59,12 @@ local function release(stock, limits, r)
   local left = redis.call('HINCRBY', limits, r.category .. '|' .. r.user, -qty)
   if left <= 0 then redis.call('HDEL', limits, r.category .. '|' .. r.user) end
 end
+
+-- Loads a reservation for its buyer. Returns r, flat (the HGETALL list), or
+-- nil and the reply to give: {'not_found'} or {'not_owner'}.
+local function load_owned(rkey, user)
+  if redis.call('EXISTS', rkey) == 0 then return nil, { 'not_found' } end
+  local r, flat = load_hash(rkey)
+  if r.user ~= user then return nil, { 'not_owner' } end
+  return r, flat
+end
