@@ -1,5 +1,6 @@
 import Foundation
 import JWTKit
+import Synchronization
 
 /// The claims of a BoxOffice access token.
 public struct AccessTokenPayload: JWTPayload, Equatable {
@@ -37,6 +38,7 @@ public enum Role: String, Sendable, CaseIterable {
 /// Signs and verifies HS256 access tokens with the configured secret.
 public struct TokenIssuer: Sendable {
     private let keys: JWTKeyCollection
+    private let verified = VerifiedTokenCache(capacity: 50_000)
 
     /// Token lifetime. Default 1 hour.
     public var lifetime: Duration = .seconds(3600)
@@ -57,7 +59,39 @@ public struct TokenIssuer: Sendable {
     }
 
     /// The verified claims of `token`; throws when the signature, expiry or role is wrong.
+    ///
+    /// A token verified before is answered from a bounded in-memory cache until it expires,
+    /// so a buyer's repeated requests cost one signature check, not one each.
     public func verify(_ token: String) async throws -> AccessTokenPayload {
-        try await keys.verify(token, as: AccessTokenPayload.self)
+        if let claims = verified.claims(for: token) { return claims }
+        let claims = try await keys.verify(token, as: AccessTokenPayload.self)
+        verified.insert(claims, for: token)
+        return claims
+    }
+}
+
+/// Verified tokens by their exact text, until their expiry; at most `capacity` entries.
+final class VerifiedTokenCache: Sendable {
+    private let entries = Mutex<[String: AccessTokenPayload]>([:])
+    private let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func claims(for token: String) -> AccessTokenPayload? {
+        entries.withLock { entries in
+            guard let claims = entries[token] else { return nil }
+            if claims.exp.value <= Date() {
+                entries[token] = nil
+                return nil
+            }
+            return claims
+        }
+    }
+
+    func insert(_ claims: AccessTokenPayload, for token: String) {
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[token] = claims
+        }
     }
 }

@@ -18,15 +18,14 @@ func decodeJSON<T: Decodable>(_ type: T.Type, from request: Request, context: Bo
                       detail: "The body exceeds \(context.maxUploadSize / 1024) KiB.")
     }
     let data = Data(buffer.readableBytesView)
-    guard (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil else {
-        throw Problem(status: .badRequest, code: "malformed_json", title: "Bad Request", detail: "The body is not valid JSON.")
-    }
     do {
         return try JSONDecoder().decode(T.self, from: data)
     } catch let error as DecodingError {
+        // Only on failure: tell malformed JSON (400) from a well-formed body of the wrong shape (422).
+        guard (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil else {
+            throw Problem(status: .badRequest, code: "malformed_json", title: "Bad Request", detail: "The body is not valid JSON.")
+        }
         throw Problem.validation(describe(error))
-    } catch let problem as Problem {
-        throw problem
     }
 }
 
