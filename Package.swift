@@ -109,7 +109,7 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ],
-            resources: [.embedInCode("Lua"), .embedInCode("Resources")],
+            resources: [.embedInCode("Resources")],
             swiftSettings: swiftSettings),
 
         // MARK: Executables

@@ -32,6 +32,7 @@ public struct Dependencies: Sendable {
         var c = InventoryConfiguration()
         c.holdTTL = .seconds(settings.holdTTLSeconds)
         c.maxQuantityPerRequest = settings.maxQuantityPerRequest
+        c.reserveRate = (interval: .microseconds(1_000_000 / settings.reservePerSecond), burst: settings.reserveBurst)
         return RedisInventory(redis: redis, configuration: c)
     }
 
@@ -101,8 +102,7 @@ public func buildAPIRouter(
     CatalogRoutes(catalog: repositories, inventory: inventory, defaultCurrency: settings.defaultCurrency).register(on: router)
     ReservationRoutes(
         inventory: inventory, payments: SimulatedPaymentGateway(redis: dependencies.redis, logger: logger),
-        bookings: repositories, limiter: limiter,
-        reserveRule: RateLimitRule(name: "reserve", limit: settings.reservePerSecond, period: .seconds(1), burst: settings.reserveBurst)
+        bookings: repositories
     ).register(on: router)
     DocsRoutes().register(on: router)
     return router

@@ -10,6 +10,8 @@ public enum ReserveOutcome: Hashable, Sendable {
     case notFound
     /// `qty` is outside 1...max.
     case invalidQuantity(max: Int)
+    /// The buyer sends reserves faster than the configured rate.
+    case rateLimited(retryAfterMs: Int, resetMs: Int)
 }
 
 /// What a confirm attempt came to.

@@ -21,6 +21,9 @@ public struct InventoryKeys: Sendable {
     /// The hash of one reservation of this event.
     public func reservation(_ id: ReservationID) -> String { prefix + "r:" + id.token }
 
+    /// A buyer's reserve rate limit in this event.
+    public func reserveRate(buyer: String) -> String { prefix + "rl:" + buyer }
+
     /// The approved charge of a reservation (the simulated payment gateway's record).
     public func payment(_ id: ReservationID) -> String { prefix + "pay:" + id.token }
 

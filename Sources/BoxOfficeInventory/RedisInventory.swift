@@ -9,6 +9,10 @@ public struct InventoryConfiguration: Sendable {
     public var maxQuantityPerRequest = 10
     /// How long an idempotency key is remembered. Default 24 h.
     public var idempotencyTTL: Duration = .seconds(86_400)
+    /// Per-buyer reserve rate in each event: one request per `interval`, bursts
+    /// up to `burst`; checked inside the reserve script (no extra round trip).
+    /// Default `nil`: no limit.
+    public var reserveRate: (interval: Duration, burst: Int)? = nil
 
     public init() {}
 }
@@ -82,11 +86,13 @@ public struct RedisInventory: Sendable {
             let id = ReservationID.random(in: event)
             let reply = try await redis.eval(
                 InventoryScripts.reserve,
-                keys: [keys.stock, keys.meta, keys.limits, keys.holds, keys.outbox, keys.reservation(id), idem].map(RedisArgument.string),
+                keys: [keys.stock, keys.meta, keys.limits, keys.holds, keys.outbox, keys.reservation(id), idem,
+                       keys.reserveRate(buyer: buyer.rawValue)].map(RedisArgument.string),
                 arguments: [
                     .string(id.rawValue), .string(event.rawValue), .string(category.rawValue), .string(buyer.rawValue),
                     .int(quantity), .int(Self.milliseconds(configuration.holdTTL)), .int(configuration.maxQuantityPerRequest),
                     .string(idempotencyKey == nil ? "0" : "1"), .int(Int(configuration.idempotencyTTL.components.seconds)),
+                    .int(max(1, Self.milliseconds(configuration.reserveRate?.interval ?? .zero))), .int(configuration.reserveRate?.burst ?? 0),
                 ])
             let parts = try ScriptReply(reply)
             switch parts.status {
@@ -100,6 +106,7 @@ public struct RedisInventory: Sendable {
             case "limit_exceeded": return .limitExceeded(limit: try parts.int(1), alreadyHeld: try parts.int(2))
             case "not_found": return .notFound
             case "invalid_qty": return .invalidQuantity(max: try parts.int(1))
+            case "rate_limited": return .rateLimited(retryAfterMs: try parts.int(1), resetMs: try parts.int(2))
             case "id_taken": continue
             default: throw parts.unexpected()
             }

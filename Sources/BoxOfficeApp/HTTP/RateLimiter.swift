@@ -1,3 +1,4 @@
+import BoxOfficeInventory
 import BoxOfficeRedis
 import HTTPTypes
 
@@ -18,7 +19,7 @@ public struct RateLimitRule: Sendable {
 
 /// Rate limits kept in Redis (GCRA, one Lua script), shared by every API replica.
 public struct RateLimiter: Sendable {
-    static let script = RedisScript(name: "rate_limit", source: String(decoding: PackageResources.rate_limit_lua, as: UTF8.self))
+    static let script = InventoryScripts.rateLimit
     let redis: RedisClient
     let prefix: String
 
@@ -48,11 +49,18 @@ public struct RateLimiter: Sendable {
         headers[.rateLimitLimit] = String(rule.burst)
         headers[.rateLimitRemaining] = String(v[1])
         headers[.rateLimitReset] = String(max(0, (v[3] + 999) / 1000))
-        if v[0] == 0 {
-            headers[.retryAfter] = String(max(1, (v[2] + 999) / 1000))
-            throw Problem(status: .tooManyRequests, code: "rate_limited", title: "Too Many Requests",
-                          detail: "Too many requests; retry after \(headers[.retryAfter]!) s.", headers: headers)
-        }
+        if v[0] == 0 { throw Self.tooMany(limit: rule.burst, retryAfterMs: v[2], resetMs: v[3]) }
         return headers
+    }
+
+    /// 429 with `Retry-After` and `RateLimit-*` headers.
+    static func tooMany(limit: Int, retryAfterMs: Int, resetMs: Int) -> Problem {
+        var headers = HTTPFields()
+        headers[.rateLimitLimit] = String(limit)
+        headers[.rateLimitRemaining] = "0"
+        headers[.rateLimitReset] = String(max(1, (resetMs + 999) / 1000))
+        headers[.retryAfter] = String(max(1, (retryAfterMs + 999) / 1000))
+        return Problem(status: .tooManyRequests, code: "rate_limited", title: "Too Many Requests",
+                       detail: "Too many requests; retry after \(headers[.retryAfter]!) s.", headers: headers)
     }
 }

@@ -10,8 +10,6 @@ struct ReservationRoutes {
     let inventory: RedisInventory
     let payments: any PaymentGateway
     let bookings: any BookingRepository
-    let limiter: RateLimiter
-    let reserveRule: RateLimitRule
 
     struct ReserveRequest: Decodable {
         var event_id: String
@@ -75,7 +73,7 @@ struct ReservationRoutes {
 
     func reserve(_ request: Request, _ context: BoxOfficeRequestContext) async throws -> Created<ReservationBody> {
         let user = try context.requireUser()
-        var headers = try await limiter.check(reserveRule, client: user.subject)
+        var headers = HTTPFields()
         let body = try await decodeJSON(ReserveRequest.self, from: request, context: context)
         guard let event = EventID(body.event_id) else { throw Problem.validation("event_id is not a valid event id.") }
         guard let category = CategoryName(body.category) else { throw Problem.validation("category is not a valid category name.") }
@@ -97,6 +95,7 @@ struct ReservationRoutes {
             BusinessMetrics.reservation(replayed ? "replayed" : "held")
             logger.info(replayed ? "reservation replayed" : "reservation held", metadata: [LogKey.reservationID: "\(r.id)"])
             if replayed { headers[.idempotentReplayed] = "true" }
+            if let burst = inventory.configuration.reserveRate?.burst { headers[.rateLimitLimit] = String(burst) }
             headers[.location] = "/reservations/\(r.id.rawValue)"
             return Created(body: ReservationBody(r), headers: headers)
         case .soldOut(let available):
@@ -117,6 +116,10 @@ struct ReservationRoutes {
             BusinessMetrics.reservation("invalid")
             BusinessMetrics.failedReservation("invalid_qty")
             throw Problem.validation("qty must be between 1 and \(max).")
+        case .rateLimited(let retryAfterMs, let resetMs):
+            BusinessMetrics.reservation("rate_limited")
+            BusinessMetrics.failedReservation("rate_limited")
+            throw RateLimiter.tooMany(limit: inventory.configuration.reserveRate?.burst ?? 0, retryAfterMs: retryAfterMs, resetMs: resetMs)
         }
     }
 

@@ -13,6 +13,7 @@
 --   bo:{ev:E}:r:<token> HASH  one reservation
 --   bo:{ev:E}:idem:<h>  STRING reservation id for an idempotency key (h = sha1 of user and key)
 --   bo:{ev:E}:outbox    STREAM events for the relay
+--   bo:{ev:E}:rl:<user> STRING the buyer's reserve rate limit (GCRA theoretical arrival time)
 
 -- Milliseconds since 1970 from the Redis server's clock, never the caller's.
 local function now_ms()
@@ -67,4 +68,23 @@ local function load_owned(rkey, user)
   local r, flat = load_hash(rkey)
   if r.user ~= user then return nil, { 'not_owner' } end
   return r, flat
+end
+
+-- One GCRA (generic cell rate algorithm) decision on `key`: at most `burst`
+-- requests at once, then one per `interval` ms, by Redis's clock.
+-- Returns allowed (1|0), remaining, retry_after_ms, reset_ms.
+local function gcra(key, interval, burst)
+  local now = now_ms()
+  local tolerance = interval * (burst - 1)
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local allow_at = tat - tolerance
+  if now < allow_at then
+    return 0, 0, allow_at - now, tat - now
+  end
+  local new_tat = tat + interval
+  redis.call('SET', key, new_tat, 'PX', math.ceil(new_tat - now) + 1000)
+  local remaining = math.floor((tolerance - (new_tat - now - interval)) / interval)
+  if remaining < 0 then remaining = 0 end
+  return 1, remaining, 0, new_tat - now
 end

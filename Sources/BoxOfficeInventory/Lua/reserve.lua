@@ -1,14 +1,16 @@
 -- reserve.lua: holds qty tickets of a category for a buyer.
 --
 -- KEYS[1] stock  KEYS[2] meta  KEYS[3] limits  KEYS[4] holds  KEYS[5] outbox
--- KEYS[6] the new reservation's hash  KEYS[7] the idempotency key
+-- KEYS[6] the new reservation's hash  KEYS[7] the idempotency key  KEYS[8] the buyer's rate-limit key
 -- ARGV[1] reservation id  ARGV[2] event id  ARGV[3] category  ARGV[4] buyer
 -- ARGV[5] qty  ARGV[6] hold ttl (ms)  ARGV[7] max qty per request
 -- ARGV[8] '1' to honour KEYS[7], '0' without an idempotency key
 -- ARGV[9] idempotency key lifetime (s)
+-- ARGV[10] rate-limit interval (ms)  ARGV[11] rate-limit burst (0 = no limit)
 -- Returns {'held', <reservation as HGETALL>} | {'replayed', reservation id}
 --       | {'sold_out', available} | {'limit_exceeded', limit, already}
 --       | {'not_found'} | {'invalid_qty', max} | {'id_taken'}
+--       | {'rate_limited', retry_after_ms, reset_ms}
 -- Invariants: available never goes below zero and available + held +
 -- confirmed stays equal to total (no oversell); a buyer's held + confirmed
 -- tickets of the category never exceed its max_per_user; one idempotency key
@@ -16,6 +18,12 @@
 local stock, meta, limits, holds, outbox, rkey, idem = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local rid, event, cat, user = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local use_idem = ARGV[8] == '1'
+
+-- The buyer's request rate, checked in the same round trip (GCRA, Redis time).
+if tonumber(ARGV[11]) > 0 then
+  local allowed, _, retry, reset = gcra(KEYS[8], tonumber(ARGV[10]), tonumber(ARGV[11]))
+  if allowed == 0 then return { 'rate_limited', retry, reset } end
+end
 
 if use_idem then
   local existing = redis.call('GET', idem)
