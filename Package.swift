@@ -122,6 +122,8 @@ let package = Package(
             dependencies: [
                 "BoxOfficeApp", "BoxOfficePostgres", "BoxOfficeInventory", "BoxOfficeDomain", "BoxOfficeRedis", "BoxOfficePipeline",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -129,7 +131,7 @@ let package = Package(
         .executableTarget(
             name: "boxoffice-bench",
             dependencies: [
-                "BoxOfficeDomain", "BoxOfficeInventory", "BoxOfficeRedis", "BoxOfficePipeline", "BoxOfficePostgres",
+                "BoxOfficeDomain", "BoxOfficeInventory", "BoxOfficeRedis", "BoxOfficePipeline", "BoxOfficePostgres", "BoxOfficeKafka",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

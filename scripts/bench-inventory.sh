@@ -27,8 +27,8 @@ redis-cli -p "$PORT" hset "bo:{ev:rb}:meta" "floor|price" 1 "floor|currency" EUR
 log "redis-benchmark: EVALSHA reserve, $REQUESTS requests, $CONCURRENCY connections, unpipelined"
 P="bo:{ev:rb}:"
 RB_OUT="$(redis-benchmark -p "$PORT" -c "$CONCURRENCY" -n "$REQUESTS" -r 1000000000000 -q --csv \
-    EVALSHA "$SHA" 7 "${P}stock" "${P}meta" "${P}limits" "${P}holds" "${P}outbox" "${P}r:__rand_int__" "${P}idem:-" \
-    "rb.__rand_int__" rb floor "u__rand_int__" 1 600000 10 0 86400 2>&1 | tail -1)"
+    EVALSHA "$SHA" 8 "${P}stock" "${P}meta" "${P}limits" "${P}holds" "${P}outbox" "${P}r:__rand_int__" "${P}idem:-" "${P}rl:u__rand_int__" \
+    "rb.__rand_int__" rb floor "u__rand_int__" 1 600000 10 0 86400 1 0 2>&1 | tail -1)"
 RB_RPS="$(echo "$RB_OUT" | awk -F'","' '{gsub(/"/,"",$2); print $2}')"
 RB_P50="$(echo "$RB_OUT" | awk -F'","' '{gsub(/"/,"",$5); print $5}')"
 RB_P99="$(echo "$RB_OUT" | awk -F'","' '{gsub(/"/,"",$7); print $7}')"
@@ -45,3 +45,13 @@ sw, rb = float(sys.argv[1]), float(sys.argv[2])
 ratio = sw / rb if rb else 0
 print(f"ratio swift/redis-benchmark = {ratio:.2f} (target >= 0.50): {'PASS' if ratio >= 0.5 else 'BELOW TARGET'}")
 PY
+
+# The relay, on the same private Redis, to the running stack's broker when there is one.
+if [ -f "$ROOT/.run/env" ]; then
+    source "$ROOT/.run/env"
+    if port_open "${BOXOFFICE_KAFKA_PORT:-9092}"; then
+        "$(tansu_bin)" topic create reservations.bench --partitions 6 --broker "tcp://$BOXOFFICE_KAFKA_BROKERS" >/dev/null 2>&1 || true
+        log "relay: 20000 outbox entries to reservations.bench"
+        "$BIN" relay --redis "redis://127.0.0.1:$PORT" --brokers "$BOXOFFICE_KAFKA_BROKERS" --topic reservations.bench --entries 20000
+    fi
+fi

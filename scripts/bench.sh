@@ -20,7 +20,7 @@ BASE="http://127.0.0.1:$BOXOFFICE_API_PORT"
 curl -fsS "$BASE/ready" >/dev/null || die "the API at $BASE is not ready (make up)"
 
 log "1/4 inventory"
-"$ROOT/scripts/bench-inventory.sh" 100000 64 2>&1 | tee "$OUT/inventory.txt" | grep -E "ops/s|ratio"
+"$ROOT/scripts/bench-inventory.sh" 100000 64 2>&1 | tee "$OUT/inventory.txt" | grep -E "ops/s|ratio|relay:"
 log "2/4 worker writer"
 "$BINDIR/boxoffice-bench" worker --database-url "$BOXOFFICE_DATABASE_URL" --events 20000 | tee "$OUT/worker.txt" | grep -v RESULT
 log "3/4 HTTP"
@@ -71,7 +71,7 @@ report = {
     "flow": {"event": flow["event_id"], "confirmed": len(confirmed), "confirm_p95_ms": flow["confirm_p95_ms"]},
     "confirm_to_row_lag_ms": {"p50": float(lag[0]), "p99": float(lag[1])} if len(lag) == 2 else None,
     "oversold": oversold, "lost": lost, "duplicated": duplicated,
-    "inventory": open(f"{out}/inventory.txt").read().strip().splitlines()[-3:],
+    "inventory": [l for l in open(f"{out}/inventory.txt").read().splitlines() if "ops/s" in l or "ratio" in l or l.startswith("relay:")],
     "worker": [l for l in open(f"{out}/worker.txt").read().splitlines() if not l.startswith("RESULT")],
     "http": [l for l in open(f"{out}/http.txt").read().splitlines() if "req/s" in l or "ratio" in l],
 }

@@ -10,7 +10,7 @@ struct BoxOfficeCtl: AsyncParsableCommand {
         commandName: "boxofficectl",
         abstract: "Operate a BoxOffice deployment.",
         discussion: "Settings come from BOXOFFICE_* variables, falling back to .run/env.",
-        subcommands: [Migrate.self, Token.self, Seed.self, Reconcile.self])
+        subcommands: [Migrate.self, Token.self, Seed.self, Reconcile.self, CreateAdmin.self])
 }
 
 /// Settings and a logger for a subcommand.

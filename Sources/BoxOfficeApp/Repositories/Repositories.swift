@@ -9,6 +9,14 @@ public struct UserRecord: Sendable, Equatable {
     public var email: String
     public var passwordHash: String
     public var role: Role
+
+    public init(id: String, name: String, email: String, passwordHash: String, role: Role) {
+        self.id = id
+        self.name = name
+        self.email = email
+        self.passwordHash = passwordHash
+        self.role = role
+    }
 }
 
 /// An event of the catalog with its categories.

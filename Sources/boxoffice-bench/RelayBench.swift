@@ -1,0 +1,59 @@
+import ArgumentParser
+import BoxOfficeDomain
+import BoxOfficeInventory
+import BoxOfficeKafka
+import BoxOfficePipeline
+import BoxOfficeRedis
+import Foundation
+import Logging
+
+/// How fast the outbox relay drains a stream into Kafka (delivery reports awaited).
+struct RelayBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "relay", abstract: "Outbox entries published per second by the relay.")
+
+    @Option(help: "Redis URL (use a private one: the entries are relayed from it).") var redis: String
+    @Option(help: "Kafka brokers.") var brokers: String
+    @Option(help: "Topic to publish to (must exist).") var topic: String
+    @Option(help: "Outbox entries to relay.") var entries = 20_000
+
+    func run() async throws {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let client = RedisClient(configuration: try RedisConfiguration(url: redis), logger: logger)
+        defer { client.shutdown() }
+        let event = EventID("relaybench")!
+        let keys = InventoryKeys(event: event)
+        try await client.send(["DEL", .string(keys.outbox)])
+        try await client.send(["SADD", .string(InventoryKeys.events), .string(event.rawValue)])
+        // Synthetic reservation.held entries, as reserve.lua writes them.
+        for chunk in stride(from: 0, to: entries, by: 1_000) {
+            let commands: [[RedisArgument]] = (chunk..<min(chunk + 1_000, entries)).map { i in
+                let rid = ReservationID.random(in: event).rawValue
+                return ["XADD", .string(keys.outbox), "*", "id", .string(UUID().uuidString.lowercased()), "type", "reservation.held",
+                        "rid", .string(rid), "event", .string(event.rawValue), "category", "floor", "user", .string("u\(i)"),
+                        "qty", "1", "amount", "100", "currency", "EUR", "at", "1795240000000", "created", "1795240000000",
+                        "expires", "1795240600000"]
+            }
+            _ = try await client.pipeline(commands)
+        }
+        try? await client.send(["XGROUP", "CREATE", .string(keys.outbox), "relay", "0"])
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: KafkaConfiguration(brokers: brokers)), logger: logger)
+        var configuration = OutboxRelay.Configuration()
+        configuration.topic = topic
+        configuration.batchSize = 1_000
+        let relay = OutboxRelay(redis: client, producer: producer, configuration: configuration, logger: logger)
+        let start = ContinuousClock.now
+        var published = 0
+        while published < entries {
+            let n = try await relay.relayOnce(event: event)
+            if n == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            published += n
+        }
+        let d = start.duration(to: .now)
+        let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        print(String(format: "relay: %d outbox entries published and acknowledged in %.2f s = %.0f entries/s", published, seconds, Double(published) / seconds))
+        await producer.shutdown()
+        try await client.send(["DEL", .string(keys.outbox)])
+        try await client.send(["SREM", .string(InventoryKeys.events), .string(event.rawValue)])
+    }
+}

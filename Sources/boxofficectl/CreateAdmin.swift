@@ -1,0 +1,35 @@
+import ArgumentParser
+import BoxOfficeApp
+import BoxOfficePostgres
+import Foundation
+import HummingbirdBcrypt
+import NIOPosix
+
+struct CreateAdmin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create-admin",
+        abstract: "Create an admin account that can log in with POST /auth/login.",
+        discussion: "The password is read from BOXOFFICE_ADMIN_PASSWORD or, if unset, from the first line of standard input; never from the command line.")
+
+    @Option(help: "Display name.") var name = "Administrator"
+    @Option(help: "Email address (unique, case-insensitive).") var email: String
+
+    func run() async throws {
+        let (settings, logger) = try context("create-admin")
+        let password = ProcessInfo.processInfo.environment["BOXOFFICE_ADMIN_PASSWORD"] ?? readLine(strippingNewline: true) ?? ""
+        guard (8...72).contains(password.utf8.count) else { throw ValidationError("the password must be 8 to 72 bytes") }
+        guard email.contains("@"), email.utf8.count <= 254 else { throw ValidationError("--email is not an email address") }
+        let hash = try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: 12) }
+        let pg = PostgresClient(configuration: settings.postgres(applicationName: "boxofficectl"), logger: logger)
+        let repositories = PostgresRepositories(db: pg)
+        let id = "usr_" + String(UInt64.random(in: 0..<UInt64.max), radix: 16)
+        do {
+            try await repositories.create(UserRecord(id: id, name: name, email: email, passwordHash: hash, role: .admin))
+            print("created admin \(id) <\(email)>")
+        } catch RepositoryError.emailTaken {
+            await pg.shutdown()
+            throw ValidationError("an account with email \(email) already exists")
+        }
+        await pg.shutdown()
+    }
+}
