@@ -10,7 +10,7 @@ final class RedisServerProcess: @unchecked Sendable {
     private var process: Process?
 
     init(appendOnly: Bool = true) throws {
-        self.port = Int.random(in: 30_000...39_999)
+        self.port = freePort()
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("boxoffice-redis-\(port)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.appendOnly = appendOnly

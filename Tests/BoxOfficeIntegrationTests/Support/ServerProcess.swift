@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One of our executables run as a child process (so a test can SIGKILL it).
 final class ServerProcess: @unchecked Sendable {
@@ -55,5 +58,25 @@ final class ServerProcess: @unchecked Sendable {
     deinit { kill() }
 }
 
-/// A free TCP port on loopback (best effort).
-func freePort() -> Int { Int.random(in: 40_000...49_999) }
+/// A TCP port on loopback that is free now, below the kernel's ephemeral range
+/// (32768 and up) so outgoing connections do not take it meanwhile.
+func freePort() -> Int {
+    for _ in 0..<200 {
+        let port = Int.random(in: 20_000...32_000)
+        if canBind(port) { return port }
+    }
+    return Int.random(in: 20_000...32_000)
+}
+
+private func canBind(_ port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
+}

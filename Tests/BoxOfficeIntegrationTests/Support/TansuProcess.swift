@@ -5,7 +5,7 @@ import Foundation
 /// so the shared test broker is never disturbed.
 final class TansuProcess: @unchecked Sendable {
     // @unchecked: the Process is touched only by the test task that owns this object.
-    let port = Int.random(in: 50_000...54_999)
+    let port = freePort()
     private var process: Process?
 
     var address: String { "127.0.0.1:\(port)" }
