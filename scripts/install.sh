@@ -19,9 +19,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
     SUDO=""; is_root || SUDO="sudo"
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
-    # Debian's postinst scripts would start system-wide servers on the default
-    # ports; policy-rc.d keeps them from doing so where no init system runs them.
+    # Debian's postinst scripts would start system-wide Redis, PostgreSQL and
+    # Prometheus on the default ports, where our own stack listens; a temporary
+    # policy-rc.d tells them not to start anything during this install.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+        $SUDO chmod +x /usr/sbin/policy-rc.d
+        trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    $SUDO rm -f /usr/sbin/policy-rc.d; trap - EXIT
 else
     log "apt: all packages present"
 fi
