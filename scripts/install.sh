@@ -22,13 +22,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
     # Debian's postinst scripts would start system-wide Redis, PostgreSQL and
     # Prometheus on the default ports, where our own stack listens; a temporary
     # policy-rc.d tells them not to start anything during this install.
+    ours=0
     if [ ! -e /usr/sbin/policy-rc.d ]; then
         printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
         $SUDO chmod +x /usr/sbin/policy-rc.d
+        ours=1
         trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
     fi
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    $SUDO rm -f /usr/sbin/policy-rc.d; trap - EXIT
+    if [ "$ours" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
 else
     log "apt: all packages present"
 fi
