@@ -133,6 +133,8 @@ let package = Package(
             dependencies: [
                 "BoxOfficeDomain", "BoxOfficeInventory", "BoxOfficeRedis", "BoxOfficePipeline", "BoxOfficePostgres", "BoxOfficeKafka",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),

@@ -4,6 +4,8 @@ import BoxOfficeInventory
 import BoxOfficeRedis
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 
 @main
 struct BoxOfficeBench: AsyncParsableCommand {
@@ -33,13 +35,15 @@ struct InventoryBench: AsyncParsableCommand {
     @Option(help: "Concurrent callers.") var concurrency = 64
     @Option(help: "Pipelined connections in the client pool.") var connections = 4
     @Option(help: "Event id to use (its keys are created and deleted).") var event = "bench"
+    @Option(help: "SwiftNIO event loops for the client (0: one per core).") var eventLoops = 0
 
     func run() async throws {
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         var c = try RedisConfiguration(url: redis)
         c.poolSize = connections
-        let client = RedisClient(configuration: c, logger: logger)
+        let group: any EventLoopGroup = eventLoops > 0 ? MultiThreadedEventLoopGroup(numberOfThreads: eventLoops) : MultiThreadedEventLoopGroup.singleton
+        let client = RedisClient(configuration: c, eventLoopGroup: group, logger: logger)
         defer { client.shutdown() }
         let inventory = RedisInventory(redis: client)
         let eventID = EventID(event)!
