@@ -27,8 +27,8 @@ trap '"$ROOT/scripts/stack.sh" stop' EXIT
 source "$BOXOFFICE_RUN_DIR/env"
 
 cd "$ROOT"
-log "building tests (swift build --build-tests)"
-swift build --build-tests 2>&1 | grep -E "error:|warning: .*\.swift|Build" || true
+log "building tests (swift build --build-tests; a first build takes several minutes, progress every 100 steps)"
+swift build --build-tests 2>&1 | awk '/error:|warning: .*\.swift|Build/ { print; next } /^\[[0-9]+\/[0-9]+\]/ { split($1, a, /[\[\/]/); if (a[2] % 100 == 0) print }' || true
 BIN="$(swift build --show-bin-path)"
 [ -x "$BIN/boxofficectl" ] || die "build failed"
 "$BIN/boxofficectl" migrate
