@@ -21,7 +21,15 @@ export BOXOFFICE_ENV_FILE="$BOXOFFICE_RUN_DIR/env"
 # A fresh test stack every run.
 "$ROOT/scripts/stack.sh" stop >/dev/null 2>&1 || true
 rm -rf "$BOXOFFICE_RUN_DIR"
-trap '"$ROOT/scripts/stack.sh" stop' EXIT
+SUMMARY=""
+cleanup() {
+    stop_pid api "$BOXOFFICE_RUN_DIR/pids/api.pid"
+    stop_pid worker "$BOXOFFICE_RUN_DIR/pids/worker.pid"
+    "$ROOT/scripts/stack.sh" stop
+    # The suite's closing line comes last, after the servers are down.
+    if [ -n "$SUMMARY" ]; then echo "$SUMMARY"; fi
+}
+trap cleanup EXIT
 "$ROOT/scripts/stack.sh" start
 # shellcheck disable=SC1090
 source "$BOXOFFICE_RUN_DIR/env"
@@ -44,7 +52,6 @@ if [ "$#" -eq 0 ]; then
         BOXOFFICE_RATE_RESERVE_PER_SECOND=1000000 BOXOFFICE_RATE_RESERVE_BURST=1000000 \
         "$BIN/boxoffice-api" >"$BOXOFFICE_RUN_DIR/logs/api-schemathesis.log" 2>&1 &
     echo $! > "$BOXOFFICE_RUN_DIR/pids/api.pid"
-    trap 'stop_pid api "$BOXOFFICE_RUN_DIR/pids/api.pid"; stop_pid worker "$BOXOFFICE_RUN_DIR/pids/worker.pid"; "$ROOT/scripts/stack.sh" stop' EXIT
     wait_for api 60 curl -fsS "http://127.0.0.1:$BOXOFFICE_API_PORT/ready" || die "API did not become ready; see $BOXOFFICE_RUN_DIR/logs/api-schemathesis.log"
     TOKEN="$("$BIN/boxofficectl" token --role admin --sub schemathesis)"
     "$VENV/bin/schemathesis" run "http://127.0.0.1:$BOXOFFICE_API_PORT/openapi.yaml" \
@@ -56,5 +63,5 @@ if [ "$#" -eq 0 ]; then
 
     # One closing line for the whole suite (Swift tests plus the conformance and observability runs passed above).
     n="$(sed -n 's/.*Test run with \([0-9]*\) tests.* passed .*/\1/p' "$BOXOFFICE_RUN_DIR/logs/swift-test.log" | tail -1)"
-    echo "make test: ${n:-0} passed, 0 failed"
+    SUMMARY="tests: ${n:-0} passed, 0 failed"
 fi
