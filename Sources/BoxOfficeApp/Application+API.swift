@@ -88,7 +88,8 @@ public func buildAPIRouter(
             allowMethods: [.get, .post, .options],
             maxAge: .seconds(600)))
     }
-    router.add(middleware: ProblemMiddleware())
+    let allowed = AllowedMethods()
+    router.add(middleware: ProblemMiddleware(allowed: allowed))
     router.add(middleware: AuthenticationMiddleware(tokens: tokens))
 
     OperationalRoutes<BoxOfficeRequestContext>(
@@ -105,6 +106,7 @@ public func buildAPIRouter(
         bookings: repositories
     ).register(on: router)
     DocsRoutes().register(on: router)
+    allowed.load(from: router)
     return router
 }
 

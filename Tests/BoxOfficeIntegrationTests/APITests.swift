@@ -279,6 +279,11 @@ struct APITests {
         try await withAPI { client, _ in
             let missing = try await client.call(.get, "/no/such/route")
             #expect(missing.status == .notFound && missing.problemCode == "not_found")
+            let wrongMethod = try await client.call(.delete, "/reserve")
+            #expect(wrongMethod.status == .methodNotAllowed && wrongMethod.problemCode == "method_not_allowed")
+            #expect(wrongMethod.headers[.allow] == "POST")
+            let wrongOnTemplate = try await client.call(.put, "/events/ev_0000000000000000")
+            #expect(wrongOnTemplate.status == .methodNotAllowed && wrongOnTemplate.headers[.allow] == "GET")
             let echoed = try await client.call(.get, "/health", headers: [HTTPField.Name("X-Request-ID")!: "req-123"])
             #expect(echoed.headers[HTTPField.Name("X-Request-ID")!] == "req-123")
             let generated = try await client.call(.get, "/health", headers: [HTTPField.Name("X-Request-ID")!: "bad id with spaces"])

@@ -6,7 +6,10 @@ import Logging
 /// large) become problems with the same status, and anything else is logged
 /// with the request id and answered with a generic 500.
 public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
-    public init() {}
+    let allowed: AllowedMethods?
+
+    /// `allowed`, when given, turns a 404 for a known path into 405 with `Allow`.
+    public init(allowed: AllowedMethods? = nil) { self.allowed = allowed }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -14,6 +17,11 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let problem as Problem {
             throw problem
         } catch let error as HTTPError {
+            if error.status == .notFound, let methods = allowed?.methods(for: request.uri.path), !methods.isEmpty {
+                throw Problem(status: .methodNotAllowed, code: "method_not_allowed", title: "Method Not Allowed",
+                              detail: "\(request.uri.path) accepts \(methods.joined(separator: ", ")), not \(request.method).",
+                              headers: [.allow: methods.joined(separator: ", ")])
+            }
             let detail = error.status == .notFound
                 ? "No resource at \(request.method) \(request.uri.path)."
                 : (error.body ?? error.status.reasonPhrase)
