@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The id of an event (a concert date): 1–64 characters of `A–Z a–z 0–9 _ -`.
 public struct EventID: Hashable, Sendable, CustomStringConvertible, Codable {
     public let rawValue: String
@@ -92,10 +94,14 @@ public struct BuyerID: Hashable, Sendable, CustomStringConvertible {
     public var description: String { rawValue }
 }
 
-/// Lowercase hex of `bytes` random bytes from the system generator.
+/// Lowercase hex of `bytes` random bytes.
+///
+/// Ids need to be unique, not secret (every reservation route checks its
+/// owner), so they come from a SplitMix64 stream seeded once from the system
+/// generator instead of a `getrandom` system call per eight bytes.
 public func randomHex(bytes: Int) -> String {
     let digits: [UInt8] = Array("0123456789abcdef".utf8)
-    var g = SystemRandomNumberGenerator()
+    var g = IDRandom.shared
     var out = [UInt8]()
     out.reserveCapacity(bytes * 2)
     var remaining = bytes
@@ -109,4 +115,31 @@ public func randomHex(bytes: Int) -> String {
         remaining -= 8
     }
     return String(decoding: out, as: UTF8.self)
+}
+
+/// A process-wide SplitMix64 generator, seeded from the system generator.
+struct IDRandom: RandomNumberGenerator, Sendable {
+    static var shared: IDRandom { IDRandom() }
+    private static let state = IDRandomState()
+
+    mutating func next() -> UInt64 { Self.state.next() }
+}
+
+final class IDRandomState: Sendable {
+    private let value: Mutex<UInt64>
+
+    init() {
+        var system = SystemRandomNumberGenerator()
+        value = Mutex(system.next())
+    }
+
+    func next() -> UInt64 {
+        value.withLock { (s: inout UInt64) -> UInt64 in
+            s &+= 0x9E37_79B9_7F4A_7C15
+            var z = s
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
 }

@@ -96,7 +96,12 @@ public struct RedisInventory: Sendable {
                 ])
             let parts = try ScriptReply(reply)
             switch parts.status {
-            case "held": return .held(try parts.reservation(1), replayed: false)
+            case "held":
+                guard let created = Int64(try parts.string(1)), let expires = Int64(try parts.string(2)) else { throw parts.unexpected() }
+                return .held(Reservation(
+                    id: id, event: event, category: category.rawValue, buyer: buyer.rawValue, quantity: quantity,
+                    price: Money(amount: try parts.int(3), currency: try parts.string(4)), status: .held,
+                    createdAtMs: created, expiresAtMs: expires), replayed: false)
             case "replayed":
                 guard let existing = ReservationID(try parts.string(1)), let r = try await reservation(existing) else {
                     throw RedisError(.protocolError, "idempotency key points at a missing reservation")

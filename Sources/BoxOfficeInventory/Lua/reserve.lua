@@ -7,7 +7,7 @@
 -- ARGV[8] '1' to honour KEYS[7], '0' without an idempotency key
 -- ARGV[9] idempotency key lifetime (s)
 -- ARGV[10] rate-limit interval (ms)  ARGV[11] rate-limit burst (0 = no limit)
--- Returns {'held', <reservation as HGETALL>} | {'replayed', reservation id}
+-- Returns {'held', created_ms, expires_ms, amount, currency} | {'replayed', reservation id}
 --       | {'sold_out', available} | {'limit_exceeded', limit, already}
 --       | {'not_found'} | {'invalid_qty', max} | {'id_taken'}
 --       | {'rate_limited', retry_after_ms, reset_ms}
@@ -56,11 +56,11 @@ local amount = price * qty
 redis.call('HINCRBY', stock, cat .. '|available', -qty)
 redis.call('HINCRBY', stock, cat .. '|held', qty)
 redis.call('HINCRBY', limits, limit_field, qty)
-redis.call('HSET', rkey, 'rid', rid, 'event', event, 'category', cat, 'user', user, 'qty', qty,
-  'amount', string.format('%d', amount), 'currency', currency, 'status', 'held',
-  'created', tostring(now), 'expires', tostring(expires))
+local r = { rid = rid, event = event, category = cat, user = user, qty = tostring(qty),
+  amount = string.format('%d', amount), currency = currency, created = tostring(now), expires = tostring(expires) }
+redis.call('HSET', rkey, 'rid', r.rid, 'event', r.event, 'category', r.category, 'user', r.user, 'qty', r.qty,
+  'amount', r.amount, 'currency', r.currency, 'status', 'held', 'created', r.created, 'expires', r.expires)
 redis.call('ZADD', holds, expires, rid)
 if use_idem then redis.call('SET', idem, rid, 'EX', tonumber(ARGV[9])) end
-local r = load_hash(rkey)
 emit(outbox, 'reservation.held', r, now, '', nil)
-return { 'held', redis.call('HGETALL', rkey) }
+return { 'held', r.created, r.expires, r.amount, r.currency }
