@@ -52,19 +52,23 @@ public struct OutboxRelay: Service {
     }
 
     public func run() async throws {
+        let inventory = RedisInventory(redis: redis)
         var groups = Set<EventID>()
+        var lastClaim: [EventID: ContinuousClock.Instant] = [:]
         var lastGauge = ContinuousClock.now - .seconds(10)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var moved = 0
             do {
-                let inventory = RedisInventory(redis: redis)
                 let events = try await inventory.events()
                 for event in events {
                     if !groups.contains(event) {
                         try await ensureGroup(InventoryKeys(event: event).outbox)
                         groups.insert(event)
                     }
-                    moved += try await relayOnce(event: event)
+                    let now = ContinuousClock.now
+                    let claim = lastClaim[event].map { now - $0 >= configuration.claimIdle / 2 } ?? true
+                    if claim { lastClaim[event] = now }
+                    moved += try await relayOnce(event: event, claim: claim)
                 }
                 if ContinuousClock.now - lastGauge > .seconds(1) {
                     pending.record(try await pendingCount(events))
@@ -88,14 +92,20 @@ public struct OutboxRelay: Service {
 
     /// One round for one event: claim stale entries, read new ones, publish, ack.
     /// Returns how many entries were published.
-    public func relayOnce(event: EventID) async throws -> Int {
+    /// With `claim`, entries pending longer than `claimIdle` (a dead relay's, or
+    /// this relay's failed deliveries) are taken over first; the loop asks for
+    /// that at most every `claimIdle / 2` per event, not on every round.
+    public func relayOnce(event: EventID, claim: Bool = true) async throws -> Int {
         let stream = InventoryKeys(event: event).outbox
-        let idleMs = Int(configuration.claimIdle.components.seconds * 1000 + configuration.claimIdle.components.attoseconds / 1_000_000_000_000_000)
-        let claimed = try await redis.send([
-            "XAUTOCLAIM", .string(stream), .string(Self.group), .string(configuration.consumerName), .int(idleMs), "0-0",
-            "COUNT", .int(configuration.batchSize),
-        ])
-        var entries = Self.entries(claimed.array?.dropFirst().first ?? .null)
+        var entries: [(String, [String: String])] = []
+        if claim {
+            let idleMs = Int(configuration.claimIdle.components.seconds * 1000 + configuration.claimIdle.components.attoseconds / 1_000_000_000_000_000)
+            let claimed = try await redis.send([
+                "XAUTOCLAIM", .string(stream), .string(Self.group), .string(configuration.consumerName), .int(idleMs), "0-0",
+                "COUNT", .int(configuration.batchSize),
+            ])
+            entries = Self.entries(claimed.array?.dropFirst().first ?? .null)
+        }
         let fresh = try await redis.send([
             "XREADGROUP", "GROUP", .string(Self.group), .string(configuration.consumerName),
             "COUNT", .int(configuration.batchSize), "STREAMS", .string(stream), ">",

@@ -103,18 +103,12 @@ public struct Reconciler: Sendable {
 
     func reservations(event: EventID) async throws -> [String: Reservation] {
         var out: [String: Reservation] = [:]
-        var cursor = "0"
         let inventory = RedisInventory(redis: redis)
-        repeat {
-            let reply = try await redis.send(["SCAN", .string(cursor), "MATCH", .string("bo:{ev:\(event.rawValue)}:r:*"), "COUNT", 1000])
-            guard let parts = reply.array, parts.count == 2 else { break }
-            cursor = parts[0].string ?? "0"
-            for key in (parts[1].array ?? []).compactMap(\.string) {
-                guard let token = key.split(separator: ":").last, let id = ReservationID("\(event.rawValue).\(token)"),
-                      let r = try await inventory.reservation(id) else { continue }
-                out[id.rawValue] = r
-            }
-        } while cursor != "0"
+        for key in try await redis.scanKeys(matching: "bo:{ev:\(event.rawValue)}:r:*") {
+            guard let token = key.split(separator: ":").last, let id = ReservationID("\(event.rawValue).\(token)"),
+                  let r = try await inventory.reservation(id) else { continue }
+            out[id.rawValue] = r
+        }
         return out
     }
 }

@@ -63,11 +63,19 @@ public final class PostgresClient: Sendable {
                         return Outcome(value: nil, box: nil, error: error)
                     }
                 }
+                let outcome: Outcome<T>
                 do {
-                    return Outcome(value: try body(box.connection), box: box, error: nil)
+                    outcome = Outcome(value: try body(box.connection), box: box, error: nil)
                 } catch {
-                    return Outcome(value: nil, box: box, error: error)
+                    outcome = Outcome(value: nil, box: box, error: error)
                 }
+                // A broken connection, or one left inside a transaction, is closed
+                // here (PQfinish, on this pool thread), not reused.
+                guard box.connection.isHealthy, box.connection.isIdle else {
+                    self.logger.warning("closing a PostgreSQL connection that is broken or still inside a transaction")
+                    return Outcome(value: outcome.value, box: nil, error: outcome.error)
+                }
+                return outcome
             }
         } catch {
             release(slot)
@@ -109,7 +117,9 @@ public final class PostgresClient: Sendable {
             return (s.idle, s.waiters.map(\.continuation))
         }
         for w in waiters { w.resume(throwing: PostgresError(.shutdown, "the PostgreSQL client is shut down")) }
-        _ = idle
+        // The idle connections close (PQfinish) on a pool thread.
+        let closing = Closing(idle)
+        _ = try? await threadPool.runIfActive { closing.boxes.withLock { $0.removeAll() } }
         try? await threadPool.shutdownGracefully()
     }
 
@@ -156,9 +166,15 @@ public final class PostgresClient: Sendable {
         continuation?.resume(throwing: PostgresError(.poolTimeout, "no PostgreSQL connection free within \(configuration.acquireTimeout)"))
     }
 
-    /// Returns a connection (or the right to open one) to the pool.
+    /// Connections handed to a pool thread to be closed there.
+    private final class Closing: Sendable {
+        let boxes: Mutex<[Box]>
+        init(_ boxes: [Box]) { self.boxes = Mutex(boxes) }
+    }
+
+    /// Returns a connection (checked on its pool thread), or with `nil` the right to open one, to the pool.
     fileprivate func release(_ box: Box?) {
-        let healthy = box.map { $0.connection.isHealthy && $0.connection.isIdle } ?? false
+        let healthy = box != nil
         let waiter: CheckedContinuation<Box?, any Error>? = state.withLock { s in
             if !healthy { s.open -= 1 }
             if s.isShutdown { if healthy { s.open -= 1 }; return nil }
@@ -170,7 +186,6 @@ public final class PostgresClient: Sendable {
             return nil
         }
         if let waiter { waiter.resume(returning: healthy ? box : nil) }
-        if !healthy, box != nil { logger.warning("dropped a broken PostgreSQL connection") }
     }
 }
 

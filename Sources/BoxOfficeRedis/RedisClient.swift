@@ -67,13 +67,36 @@ public final class RedisClient: Service, Sendable {
     /// (after a restart or `SCRIPT FLUSH`).
     public func eval(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument], timeout: Duration? = nil) async throws -> RESPValue {
         let connection = try await connection()
-        let tail = [.int(keys.count)] + keys + arguments
-        let reply = try await connection.send(["EVALSHA", .string(script.sha1)] + tail, timeout: timeout)
+        var command: [RedisArgument] = []
+        command.reserveCapacity(3 + keys.count + arguments.count)
+        command.append("EVALSHA")
+        command.append(.string(script.sha1))
+        command.append(.int(keys.count))
+        command.append(contentsOf: keys)
+        command.append(contentsOf: arguments)
+        let reply = try await connection.send(command, timeout: timeout)
         if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
             logger.debug("script not cached; loading it", metadata: ["script": "\(script.name)"])
-            return try await connection.send(["EVAL", .string(script.source)] + tail, timeout: timeout).throwingOnError()
+            command[0] = "EVAL"
+            command[1] = .string(script.source)
+            return try await connection.send(command, timeout: timeout).throwingOnError()
         }
         return try reply.throwingOnError()
+    }
+
+    /// Every key matching a glob `pattern`, through `SCAN` (never `KEYS`, which blocks Redis).
+    public func scanKeys(matching pattern: String) async throws -> [String] {
+        var keys: [String] = []
+        var cursor = "0"
+        repeat {
+            let reply = try await send(["SCAN", .string(cursor), "MATCH", .string(pattern), "COUNT", 1000])
+            guard let parts = reply.array, parts.count == 2, let next = parts[0].string else {
+                throw RedisError(.protocolError, "unexpected SCAN reply")
+            }
+            cursor = next
+            keys += (parts[1].array ?? []).compactMap(\.string)
+        } while cursor != "0"
+        return keys
     }
 
     /// `PING` → `PONG`.

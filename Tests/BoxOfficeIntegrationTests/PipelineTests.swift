@@ -53,16 +53,10 @@ struct PipelineFixture: Sendable {
     /// Redis's view: status of every reservation of the event.
     func redisStatuses() async throws -> [String: String] {
         var out: [String: String] = [:]
-        var cursor = "0"
-        repeat {
-            let reply = try await redis.send(["SCAN", .string(cursor), "MATCH", .string("bo:{ev:\(event.rawValue)}:r:*"), "COUNT", 1000])
-            guard let parts = reply.array, parts.count == 2 else { break }
-            cursor = parts[0].string ?? "0"
-            for key in (parts[1].array ?? []).compactMap(\.string) {
-                let v = try await redis.send(["HMGET", .string(key), "rid", "status"]).array ?? []
-                if let rid = v.first?.string, let status = v.last?.string { out[rid] = status }
-            }
-        } while cursor != "0"
+        for key in try await redis.scanKeys(matching: "bo:{ev:\(event.rawValue)}:r:*") {
+            let v = try await redis.send(["HMGET", .string(key), "rid", "status"]).array ?? []
+            if let rid = v.first?.string, let status = v.last?.string { out[rid] = status }
+        }
         return out
     }
 

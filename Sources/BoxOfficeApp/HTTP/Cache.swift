@@ -10,6 +10,11 @@ final class SingleFlightCache<Key: Hashable & Sendable, Value: Sendable>: Sendab
         case loading(Task<Value, any Error>)
     }
 
+    private enum Lookup {
+        case hit(Value)
+        case wait(Task<Value, any Error>)
+    }
+
     private let entries = Mutex<[Key: Entry]>([:])
     private let ttl: Duration
     private let maxEntries: Int
@@ -21,18 +26,23 @@ final class SingleFlightCache<Key: Hashable & Sendable, Value: Sendable>: Sendab
 
     func value(for key: Key, load: @escaping @Sendable () async throws -> Value) async throws -> Value {
         let now = ContinuousClock.now
-        let task: Task<Value, any Error> = entries.withLock { entries in
+        let lookup: Lookup = entries.withLock { entries in
             switch entries[key] {
             case .ready(let value, let expires) where expires > now:
-                return Task { value }
+                return .hit(value)
             case .loading(let task):
-                return task
+                return .wait(task)
             default:
                 if entries.count >= maxEntries { entries.removeAll(keepingCapacity: true) }
                 let task = Task { try await load() }
                 entries[key] = .loading(task)
-                return task
+                return .wait(task)
             }
+        }
+        let task: Task<Value, any Error>
+        switch lookup {
+        case .hit(let value): return value
+        case .wait(let loading): task = loading
         }
         do {
             let value = try await task.value

@@ -126,7 +126,7 @@ struct ReservationRoutes {
     func confirm(_ request: Request, _ context: BoxOfficeRequestContext) async throws -> ReservationBody {
         do {
             let body = try await confirmReservation(request, context)
-            BusinessMetrics.confirmation(body.status == "confirmed" ? "confirmed" : body.status)
+            BusinessMetrics.confirmation(body.status)
             return body
         } catch let problem as Problem {
             BusinessMetrics.confirmation(problem.code)

@@ -4,6 +4,7 @@
 // Swift's cooperative pool.
 
 import CRdKafka
+import Foundation
 import Logging
 import Synchronization
 
@@ -78,10 +79,24 @@ final class RdKafkaHandle: @unchecked Sendable {
         self.contextPointer = pointer
     }
 
+    /// `rd_kafka_destroy` blocks until librdkafka's threads have stopped, so it
+    /// runs on a thread of its own, never on the thread (maybe an event loop or
+    /// the cooperative pool) that happened to drop the last reference.
     deinit {
-        topics.withLock { $0.values.forEach { rd_kafka_topic_destroy($0) } }
-        rd_kafka_destroy(rk)
-        Unmanaged<RdKafkaContext>.fromOpaque(contextPointer).release()
+        let doomed = Doomed(rk: rk, topics: topics.withLock { Array($0.values) }, context: contextPointer)
+        Thread.detachNewThread {
+            doomed.topics.forEach { rd_kafka_topic_destroy($0) }
+            rd_kafka_destroy(doomed.rk)
+            Unmanaged<RdKafkaContext>.fromOpaque(doomed.context).release()
+        }
+    }
+
+    /// The C handles of a destroyed wrapper, on their way to the destroying thread.
+    /// `@unchecked Sendable`: the wrapper is gone, so that thread is their only user.
+    private struct Doomed: @unchecked Sendable {
+        let rk: OpaquePointer
+        let topics: [OpaquePointer]
+        let context: UnsafeMutableRawPointer
     }
 
     /// A cached topic handle for producing.

@@ -63,13 +63,7 @@ func withInventory<T>(
 
 private func cleanUp(_ f: InventoryFixture) async throws {
     let redis = f.inventory.redis
-    var cursor = "0"
-    repeat {
-        let reply = try await redis.send(["SCAN", .string(cursor), "MATCH", .string("bo:{ev:\(f.event.rawValue)}:*"), "COUNT", 1000])
-        guard let parts = reply.array, parts.count == 2 else { break }
-        cursor = parts[0].string ?? "0"
-        let keys = (parts[1].array ?? []).compactMap(\.string)
-        if !keys.isEmpty { try await redis.send(["DEL"] + keys.map(RedisArgument.string)) }
-    } while cursor != "0"
+    let keys = try await redis.scanKeys(matching: "bo:{ev:\(f.event.rawValue)}:*")
+    if !keys.isEmpty { try await redis.send(["DEL"] + keys.map(RedisArgument.string)) }
     try await redis.send(["SREM", .string(InventoryKeys.events), .string(f.event.rawValue)])
 }
