@@ -115,25 +115,29 @@ public struct OutboxRelay: Service {
         }
         guard !entries.isEmpty else { return 0 }
 
-        let delivered = await withTaskGroup(of: String?.self) { group in
-            for (id, fields) in entries {
-                group.addTask {
-                    do {
-                        let envelope = try Self.envelope(fields)
-                        let value = try JSONEncoder.sorted.encode(envelope)
-                        _ = try await producer.send(topic: configuration.topic, key: Array(envelope.reservation_id.utf8), value: Array(value))
-                        return id
-                    } catch let error as EnvelopeError {
-                        // A malformed entry can never be published; drop it loudly rather than block the stream.
-                        logger.error("dropping malformed outbox entry", metadata: ["entry": "\(id)", "error": "\(error)"])
-                        return id
-                    } catch {
-                        logger.warning("publish failed; the entry stays pending", metadata: ["entry": "\(id)", "error": "\(error)"])
-                        return nil
-                    }
-                }
+        // Envelopes first; a malformed entry can never be published: drop it loudly rather than block the stream.
+        var delivered: [String] = []
+        var publishable: [String] = []
+        var messages: [(key: [UInt8]?, value: [UInt8])] = []
+        messages.reserveCapacity(entries.count)
+        let encoder = JSONEncoder.sorted
+        for (id, fields) in entries {
+            do {
+                let envelope = try Self.envelope(fields)
+                messages.append((Array(envelope.reservation_id.utf8), Array(try encoder.encode(envelope))))
+                publishable.append(id)
+            } catch {
+                logger.error("dropping malformed outbox entry", metadata: ["entry": "\(id)", "error": "\(error)"])
+                delivered.append(id)
             }
-            return await group.reduce(into: [String]()) { if let id = $1 { $0.append(id) } }
+        }
+        let reports = await producer.sendBatch(topic: configuration.topic, messages: messages)
+        for (id, report) in zip(publishable, reports) {
+            switch report {
+            case .success: delivered.append(id)
+            case .failure(let error):
+                logger.warning("publish failed; the entry stays pending", metadata: ["entry": "\(id)", "error": "\(error)"])
+            }
         }
         if !delivered.isEmpty {
             let ids = delivered.map(RedisArgument.string)
@@ -192,14 +196,13 @@ public struct OutboxRelay: Service {
 }
 
 /// RFC 3339 UTC with milliseconds, from milliseconds since 1970.
-func rfc3339(_ ms: Int64) -> String {
-    Date(timeIntervalSince1970: Double(ms) / 1000).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-}
+func rfc3339(_ ms: Int64) -> String { RFC3339Timestamp.string(milliseconds: ms) }
 
 extension JSONEncoder {
-    static var sorted: JSONEncoder {
+    /// Stable key order, no escaped slashes; configured once and shared (it is safe to share).
+    static let sorted: JSONEncoder = {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return e
-    }
+    }()
 }

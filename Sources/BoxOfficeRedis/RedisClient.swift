@@ -48,8 +48,17 @@ public final class RedisClient: Service, Sendable {
 
     private func connection() async throws -> RedisConnection {
         if isShutdown.load(ordering: .relaxed) { throw RedisError(.shutdown, "the Redis client is shut down") }
-        let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
-        return try await slots[Int(UInt(bitPattern: i) % UInt(slots.count))].connection()
+        let i = Int(UInt(bitPattern: next.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(slots.count))
+        // A caller already on one of the pool's event loops (the API's handlers, or any task once
+        // the event loops are Swift's global executor) uses a connection of that loop: the write,
+        // the reply and the resumption then stay on one thread, with no wake-up of another.
+        if let current = MultiThreadedEventLoopGroup.currentEventLoop {
+            for k in 0..<slots.count {
+                let slot = slots[(i + k) % slots.count]
+                if slot.eventLoop === current { return try await slot.connection() }
+            }
+        }
+        return try await slots[i].connection()
     }
 
     /// Sends one command and returns its reply; an error reply throws a `.server` error.
@@ -139,7 +148,7 @@ final class ConnectionSlot: Sendable {
 
     private let state = Mutex<State>(.idle(failures: 0))
     private let configuration: RedisConfiguration
-    private let eventLoop: any EventLoop
+    let eventLoop: any EventLoop
     private let logger: Logger
 
     init(configuration: RedisConfiguration, eventLoop: any EventLoop, logger: Logger) {

@@ -1,3 +1,4 @@
 import BoxOfficeApp
 
+ProcessRunner.runConcurrencyOnEventLoops()
 await ProcessRunner.run(name: "boxoffice-worker", build: buildWorkerApplication)

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -17,6 +18,9 @@ public struct BoxOfficeRequestContext: RequestContext, RemoteAddressRequestConte
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress
     }
+
+    /// One shared, configured encoder for `ResponseEncodable` bodies instead of a new one per response.
+    public var responseEncoder: JSONEncoder { BoxOfficeApp.responseEncoder }
 
     /// Bodies over 16 KiB are refused with 413.
     public var maxUploadSize: Int { 16 * 1024 }

@@ -1,9 +1,11 @@
+import BoxOfficeDomain
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
 import Metrics
 import NIOCore
+import Synchronization
 
 /// Log metadata keys.
 public enum LogKey {
@@ -31,8 +33,7 @@ extension HTTPField.Name {
 public struct RequestMiddleware: RouterMiddleware {
     public typealias Context = BoxOfficeRequestContext
 
-    let requestsLabel = "http_requests_total"
-    let durationLabel = "http_request_duration_seconds"
+    private let metrics = RouteMetrics()
 
     public init() {}
 
@@ -64,10 +65,9 @@ public struct RequestMiddleware: RouterMiddleware {
         let elapsed = start.duration(to: .now)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let route = context.endpointPath ?? "unmatched"
-        let dimensions = [("method", request.method.rawValue), ("route", route), ("status", String(response.status.code))]
-        Counter(label: requestsLabel, dimensions: dimensions).increment()
-        Timer(label: durationLabel, dimensions: [("method", request.method.rawValue), ("route", route)], preferredDisplayUnit: .seconds)
-            .recordNanoseconds(Int64(seconds * 1e9))
+        let (requests, duration) = metrics.handles(method: request.method.rawValue, route: route, status: response.status.code)
+        requests.increment()
+        duration.recordNanoseconds(Int64(seconds * 1e9))
         context.logger.info("request", metadata: [
             "method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "route": "\(route)",
             "status": "\(response.status.code)", "duration_ms": "\(String(format: "%.2f", seconds * 1000))",
@@ -84,10 +84,29 @@ public struct RequestMiddleware: RouterMiddleware {
     }
 }
 
-func randomRequestID() -> String {
-    var g = SystemRandomNumberGenerator()
-    return String(g.next(), radix: 16) + String(g.next() & 0xffff_ffff, radix: 16)
+/// `http_requests_total` and `http_request_duration_seconds` of each method, route
+/// template and status, made once and then reused: the metrics factory's lookup by
+/// label and dimensions is not free, and there are few such combinations.
+final class RouteMetrics: Sendable {
+    private struct Key: Hashable { var method: String, route: String, status: Int }
+    private let handles = Mutex<[Key: (Counter, Timer)]>([:])
+
+    func handles(method: String, route: String, status: Int) -> (Counter, Timer) {
+        let key = Key(method: method, route: route, status: status)
+        if let found = handles.withLock({ $0[key] }) { return found }
+        let made = (
+            Counter(label: "http_requests_total", dimensions: [("method", method), ("route", route), ("status", String(status))]),
+            Timer(label: "http_request_duration_seconds", dimensions: [("method", method), ("route", route)], preferredDisplayUnit: .seconds))
+        return handles.withLock { d in
+            if let raced = d[key] { return raced }
+            d[key] = made
+            return made
+        }
+    }
 }
+
+/// 24 hex digits from the process's id stream (no system call per request).
+func randomRequestID() -> String { randomHex(bytes: 12) }
 
 /// Reads `Authorization: Bearer <JWT>`; a valid token sets `context.identity`.
 /// A malformed or invalid token is refused with 401 even on public routes.

@@ -28,13 +28,13 @@ public final class KafkaProducer: Service, Sendable {
             rd_kafka_conf_set_dr_msg_cb(conf) { _, message, _ in
                 // Runs on the poll thread, inside rd_kafka_poll.
                 guard let message, let opaque = message.pointee._private else { return }
-                let box = Unmanaged<DeliveryBox>.fromOpaque(opaque).takeRetainedValue()
+                let receiver = Unmanaged<AnyObject>.fromOpaque(opaque).takeRetainedValue() as! any DeliveryReceiver
                 let m = message.pointee
                 if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
                     let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
-                    box.continuation.resume(returning: KafkaDeliveryReport(topic: topic, partition: m.partition, offset: m.offset))
+                    receiver.delivered(.success(KafkaDeliveryReport(topic: topic, partition: m.partition, offset: m.offset)))
                 } else {
-                    box.continuation.resume(throwing: KafkaError(KafkaError.Code(rawValue: m.err.rawValue), RdKafkaHandle.describe(m.err)))
+                    receiver.delivered(.failure(KafkaError(KafkaError.Code(rawValue: m.err.rawValue), RdKafkaHandle.describe(m.err))))
                 }
             }
         }
@@ -50,9 +50,11 @@ public final class KafkaProducer: Service, Sendable {
         }
     }
 
-    private final class DeliveryBox {
+    /// The caller awaiting one message's delivery report.
+    private final class DeliveryBox: DeliveryReceiver {
         let continuation: CheckedContinuation<KafkaDeliveryReport, any Error>
         init(_ c: CheckedContinuation<KafkaDeliveryReport, any Error>) { continuation = c }
+        func delivered(_ result: Result<KafkaDeliveryReport, KafkaError>) { continuation.resume(with: result.mapError { $0 }) }
     }
 
     /// Produces one message and returns once the broker acknowledged it
@@ -63,7 +65,7 @@ public final class KafkaProducer: Service, Sendable {
         while true {
             do {
                 return try await withCheckedThrowingContinuation { continuation in
-                    let box = Unmanaged.passRetained(DeliveryBox(continuation)).toOpaque()
+                    let box = Unmanaged<AnyObject>.passRetained(DeliveryBox(continuation)).toOpaque()
                     // Non-blocking: copies payload and key into librdkafka's queue (RD_KAFKA_MSG_F_COPY).
                     let rc = value.withUnsafeBytes { v in
                         withOptionalBytes(key) { k in
@@ -74,7 +76,7 @@ public final class KafkaProducer: Service, Sendable {
                         }
                     }
                     if rc != 0 {
-                        Unmanaged<DeliveryBox>.fromOpaque(box).release()
+                        Unmanaged<AnyObject>.fromOpaque(box).release()
                         let code = RdKafkaHandle.lastError
                         continuation.resume(throwing: KafkaError(code, "produce to \(topic) failed"))
                     }
@@ -83,6 +85,44 @@ public final class KafkaProducer: Service, Sendable {
                 try await Task.sleep(for: .milliseconds(5))
             }
         }
+    }
+
+    /// Produces every message of `messages` to `topic` and returns once each has its
+    /// delivery report, in the order given: one suspension for the whole batch, however
+    /// many messages, rather than a task and a wake-up per message.
+    public func sendBatch(topic: String, messages: [(key: [UInt8]?, value: [UInt8])]) async -> [Result<KafkaDeliveryReport, KafkaError>] {
+        guard !messages.isEmpty else { return [] }
+        if stopping.isSet { return messages.map { _ in .failure(KafkaError(.closed, "producer is shut down")) } }
+        let topicHandle: OpaquePointer
+        do { topicHandle = try handle.topic(topic) } catch {
+            let e = error as? KafkaError ?? KafkaError(.configuration, "\(error)")
+            return messages.map { _ in .failure(e) }
+        }
+        let batch = DeliveryBatch(count: messages.count)
+        for (index, message) in messages.enumerated() {
+            while true {
+                let slot = Unmanaged<AnyObject>.passRetained(DeliveryBatch.Slot(batch: batch, index: index)).toOpaque()
+                let rc = message.value.withUnsafeBytes { v in
+                    withOptionalBytes(message.key) { k in
+                        rd_kafka_produce(
+                            topicHandle, -1 /* RD_KAFKA_PARTITION_UA */, 0x2 /* RD_KAFKA_MSG_F_COPY */,
+                            UnsafeMutableRawPointer(mutating: v.baseAddress), v.count,
+                            k?.baseAddress, k?.count ?? 0, slot)
+                    }
+                }
+                if rc == 0 { break }
+                Unmanaged<AnyObject>.fromOpaque(slot).release()
+                let code = RdKafkaHandle.lastError
+                if code == .queueFull, !stopping.isSet {
+                    // librdkafka's queue is full: let the poll thread drain it, then retry this message.
+                    try? await Task.sleep(for: .milliseconds(5))
+                    continue
+                }
+                batch.complete(index, .failure(KafkaError(code, "produce to \(topic) failed")))
+                break
+            }
+        }
+        return await batch.results()
     }
 
     /// Asks the broker for metadata; throws when it does not answer within `timeout`.
@@ -123,6 +163,58 @@ public final class KafkaProducer: Service, Sendable {
 private func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
     guard let bytes else { return body(nil) }
     return bytes.withUnsafeBytes { body($0) }
+}
+
+/// What a message's opaque pointer refers to: told its delivery report on the poll thread.
+private protocol DeliveryReceiver: AnyObject {
+    func delivered(_ result: Result<KafkaDeliveryReport, KafkaError>)
+}
+
+/// The reports of one `sendBatch`, gathered until the last arrives; then the one waiting caller resumes.
+private final class DeliveryBatch: Sendable {
+    /// One message of the batch: its opaque pointer in librdkafka.
+    final class Slot: DeliveryReceiver {
+        let batch: DeliveryBatch
+        let index: Int
+        init(batch: DeliveryBatch, index: Int) { self.batch = batch; self.index = index }
+        func delivered(_ result: Result<KafkaDeliveryReport, KafkaError>) { batch.complete(index, result) }
+    }
+
+    private struct State {
+        var results: [Result<KafkaDeliveryReport, KafkaError>?]
+        var remaining: Int
+        var waiter: CheckedContinuation<[Result<KafkaDeliveryReport, KafkaError>], Never>?
+    }
+
+    private let state: Mutex<State>
+
+    init(count: Int) {
+        state = Mutex(State(results: Array(repeating: nil, count: count), remaining: count, waiter: nil))
+    }
+
+    func complete(_ index: Int, _ result: Result<KafkaDeliveryReport, KafkaError>) {
+        let done: (CheckedContinuation<[Result<KafkaDeliveryReport, KafkaError>], Never>, [Result<KafkaDeliveryReport, KafkaError>])? =
+            state.withLock { s in
+                guard s.results[index] == nil else { return nil }
+                s.results[index] = result
+                s.remaining -= 1
+                guard s.remaining == 0, let waiter = s.waiter else { return nil }
+                s.waiter = nil
+                return (waiter, s.results.map { $0! })
+            }
+        if let (waiter, results) = done { waiter.resume(returning: results) }
+    }
+
+    func results() async -> [Result<KafkaDeliveryReport, KafkaError>] {
+        await withCheckedContinuation { continuation in
+            let ready: [Result<KafkaDeliveryReport, KafkaError>]? = state.withLock { s in
+                if s.remaining == 0 { return s.results.map { $0! } }
+                s.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
 }
 
 /// A flag the poll thread reads; a class so the thread's closure need not capture the producer.

@@ -1,0 +1,37 @@
+-- wrk script of scripts/bench-http.sh. MODE=health: GET /health.
+-- MODE=reserve: POST /reserve of one ticket of EVENT_ID's 'floor', each request
+-- as the next buyer of TOKENS_FILE (JWTs separated by commas or whitespace, as
+-- `boxofficectl token --count` prints them), so that no buyer comes
+-- near the per-buyer rate limit. Prints one line of JSON figures at the end.
+local mode = os.getenv("MODE") or "health"
+local threads = {}
+local tokens, body, i = {}, nil, 0
+
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  if mode ~= "reserve" then return end
+  local f = assert(io.open(os.getenv("TOKENS_FILE")))
+  for t in f:read("*a"):gmatch("[^,%s]+") do tokens[#tokens + 1] = t end
+  f:close()
+  body = string.format('{"event_id":"%s","category":"floor","qty":1}', os.getenv("EVENT_ID"))
+  i = (id * 977) % #tokens
+end
+
+function request()
+  if mode ~= "reserve" then return wrk.format("GET", "/health") end
+  i = i % #tokens + 1
+  return wrk.format("POST", "/reserve",
+    { ["Authorization"] = "Bearer " .. tokens[i], ["Content-Type"] = "application/json" }, body)
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK {"requests":%d,"seconds":%.3f,"non_2xx":%d,"socket_errors":%d,"p50_ms":%.3f,"p99_ms":%.3f}\n',
+    summary.requests, summary.duration / 1e6, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
