@@ -4,6 +4,7 @@ import BoxOfficePostgres
 import BoxOfficeRedis
 import Logging
 import Metrics
+import Synchronization
 import ServiceLifecycle
 
 /// Samples the gauges that are not tied to a request: tickets available per
@@ -53,15 +54,43 @@ struct MetricsReporter: Service {
 
 /// The business counters of DESIGN.md, labelled by outcome.
 enum BusinessMetrics {
-    static func reservation(_ result: String) {
-        Counter(label: "reservation_total", dimensions: [("result", result)]).increment()
+    private static let reservations = CounterFamily(label: "reservation_total", dimension: "result")
+    private static let failedReservations = CounterFamily(label: "failed_reservation_total", dimension: "reason")
+    private static let confirmations = CounterFamily(label: "confirmation_total", dimension: "result")
+
+    static func reservation(_ result: String) { reservations.counter(result).increment() }
+    static func failedReservation(_ reason: String) { failedReservations.counter(reason).increment() }
+    static func confirmation(_ result: String) { confirmations.counter(result).increment() }
+}
+
+/// The counters of one label over the values of one dimension, each made once.
+final class CounterFamily: Sendable {
+    private let label: String
+    private let dimension: String
+    private let made = MadeOnce<String, Counter>()
+
+    init(label: String, dimension: String) {
+        self.label = label
+        self.dimension = dimension
     }
 
-    static func failedReservation(_ reason: String) {
-        Counter(label: "failed_reservation_total", dimensions: [("reason", reason)]).increment()
+    func counter(_ value: String) -> Counter {
+        made.value(for: value) { Counter(label: label, dimensions: [(dimension, value)]) }
     }
+}
 
-    static func confirmation(_ result: String) {
-        Counter(label: "confirmation_total", dimensions: [("result", result)]).increment()
+/// Metric handles by key, each made once and then reused: the metrics factory's
+/// lookup by label and dimensions is not free per request, and the keys are few.
+final class MadeOnce<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    private let values = Mutex<[Key: Value]>([:])
+
+    func value(for key: Key, make: () -> Value) -> Value {
+        if let found = values.withLock({ $0[key] }) { return found }
+        let made = make()
+        return values.withLock { d in
+            if let raced = d[key] { return raced }
+            d[key] = made
+            return made
+        }
     }
 }

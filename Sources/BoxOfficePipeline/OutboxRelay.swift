@@ -121,7 +121,10 @@ public struct OutboxRelay: Service {
         var messages: [(key: [UInt8]?, value: [UInt8])] = []
         messages.reserveCapacity(entries.count)
         let encoder = JSONEncoder.sorted
-        for (id, fields) in entries {
+        for (n, (id, fields)) in entries.enumerated() {
+            // The relay shares the event loops with the HTTP requests: a batch of hundreds of
+            // entries is prepared in slices, letting waiting requests run in between.
+            if n > 0 && n % 64 == 0 { await Task.yield() }
             do {
                 let envelope = try Self.envelope(fields)
                 messages.append((Array(envelope.reservation_id.utf8), Array(try encoder.encode(envelope))))

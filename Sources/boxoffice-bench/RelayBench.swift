@@ -42,6 +42,7 @@ struct RelayBench: AsyncParsableCommand {
         configuration.topic = topic
         configuration.batchSize = 1_000
         let relay = OutboxRelay(redis: client, producer: producer, configuration: configuration, logger: logger)
+        let cpuBefore = InventoryBench.processCPUSeconds()
         let start = ContinuousClock.now
         var published = 0
         while published < entries {
@@ -51,7 +52,9 @@ struct RelayBench: AsyncParsableCommand {
         }
         let d = start.duration(to: .now)
         let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-        print(String(format: "relay: %d outbox entries published and acknowledged in %.2f s = %.0f entries/s", published, seconds, Double(published) / seconds))
+        let cpu = InventoryBench.processCPUSeconds() - cpuBefore
+        print(String(format: "relay: %d outbox entries published and acknowledged in %.2f s = %.0f entries/s, %.1f µs of CPU per entry",
+                     published, seconds, Double(published) / seconds, cpu / Double(published) * 1e6))
         await producer.shutdown()
         try await client.send(["DEL", .string(keys.outbox)])
         try await client.send(["SREM", .string(InventoryKeys.events), .string(event.rawValue)])

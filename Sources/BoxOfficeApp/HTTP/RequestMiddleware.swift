@@ -5,7 +5,6 @@ import Hummingbird
 import Logging
 import Metrics
 import NIOCore
-import Synchronization
 
 /// Log metadata keys.
 public enum LogKey {
@@ -84,23 +83,15 @@ public struct RequestMiddleware: RouterMiddleware {
     }
 }
 
-/// `http_requests_total` and `http_request_duration_seconds` of each method, route
-/// template and status, made once and then reused: the metrics factory's lookup by
-/// label and dimensions is not free, and there are few such combinations.
+/// `http_requests_total` and `http_request_duration_seconds` of each method, route template and status.
 final class RouteMetrics: Sendable {
     private struct Key: Hashable { var method: String, route: String, status: Int }
-    private let handles = Mutex<[Key: (Counter, Timer)]>([:])
+    private let made = MadeOnce<Key, (Counter, Timer)>()
 
     func handles(method: String, route: String, status: Int) -> (Counter, Timer) {
-        let key = Key(method: method, route: route, status: status)
-        if let found = handles.withLock({ $0[key] }) { return found }
-        let made = (
-            Counter(label: "http_requests_total", dimensions: [("method", method), ("route", route), ("status", String(status))]),
-            Timer(label: "http_request_duration_seconds", dimensions: [("method", method), ("route", route)], preferredDisplayUnit: .seconds))
-        return handles.withLock { d in
-            if let raced = d[key] { return raced }
-            d[key] = made
-            return made
+        made.value(for: Key(method: method, route: route, status: status)) {
+            (Counter(label: "http_requests_total", dimensions: [("method", method), ("route", route), ("status", String(status))]),
+             Timer(label: "http_request_duration_seconds", dimensions: [("method", method), ("route", route)], preferredDisplayUnit: .seconds))
         }
     }
 }

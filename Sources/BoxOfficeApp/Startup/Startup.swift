@@ -74,6 +74,7 @@ public enum Startup {
 
     /// Prints `process: error: message` on stderr and exits 1.
     public static func fail(_ process: String, _ message: String) -> Never {
+        LogSink.standardError.flush()
         FileHandle.standardError.write(Data("\(process): error: \(message)\n".utf8))
         exit(1)
     }
