@@ -2,7 +2,7 @@
 # make bench: benchmarks and an on-sale rehearsal on the running stack (make up).
 #   1. inventory: reserve.lua through the Swift client vs redis-benchmark
 #   2. worker: events persisted per second at batch sizes 1, 100, 1000
-#   3. HTTP: POST /reserve vs GET /health at 64 VUs
+#   3. HTTP: POST /reserve vs GET /health at 64 connections (wrk)
 #   4. k6 ticket war (reserve.js) and buyer flow (flow.js) on fresh events,
 #      then waits for the worker to drain and checks PostgreSQL against what k6 saw:
 #      oversold=N lost=N duplicated=N, plus the reserve-to-row lag.
