@@ -79,18 +79,24 @@ public struct PostgresArray: PostgresBindable {
     public init(_ elements: [String?]) { self.elements = elements }
     public init(_ elements: [some PostgresBindable]) { self.elements = elements.map(\.postgresText) }
 
+    /// The array literal `{"a","b\\"c",NULL}`, built over UTF-8 bytes (`"` and `\\` are
+    /// single bytes that never occur inside a multi-byte character): the worker sends
+    /// thousands of elements per batch.
     public var postgresText: String? {
-        var out = "{"
+        var out: [UInt8] = []
+        out.reserveCapacity(2 + elements.reduce(0) { $0 + ($1?.utf8.count ?? 4) + 3 })
+        out.append(UInt8(ascii: "{"))
         for (i, e) in elements.enumerated() {
-            if i > 0 { out += "," }
-            guard let e else { out += "NULL"; continue }
-            out += "\""
-            for ch in e.unicodeScalars {
-                if ch == "\"" || ch == "\\" { out += "\\" }
-                out.unicodeScalars.append(ch)
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            guard let e else { out.append(contentsOf: "NULL".utf8); continue }
+            out.append(UInt8(ascii: "\""))
+            for byte in e.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+                out.append(byte)
             }
-            out += "\""
+            out.append(UInt8(ascii: "\""))
         }
-        return out + "}"
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -21,6 +21,17 @@ struct PostgresClientTests {
         }
     }
 
+    /// Array parameters (the worker's `unnest` batches) survive quotes, backslashes, commas,
+    /// braces, spaces, the word NULL, empty strings, non-ASCII text and real NULLs.
+    @Test func arrayParametersRoundTrip() async throws {
+        try await withPostgres { pg in
+            let elements: [String?] = [#"a"b"#, #"back\slash"#, "x,y", "{z}", " pad ", "NULL", "", "Zürich ✓ 東京", nil, #"\"#, "\""]
+            let rows = try await pg.query(
+                "SELECT e FROM unnest(\(PostgresArray(elements))::text[]) WITH ORDINALITY AS t(e, n) ORDER BY n")
+            #expect(try rows.map { try $0.string(0) } == elements)
+        }
+    }
+
     @Test func rollbackLeavesNothingBehind() async throws {
         struct Boom: Error {}
         try await withPostgres { pg in
