@@ -103,7 +103,8 @@ final class LogSink: @unchecked Sendable {
         self.limit = limit
         self.gather = Double(gather.components.seconds) + Double(gather.components.attoseconds) / 1e18
         buffer.reserveCapacity(64 * 1024)
-        let thread = Thread { [unowned self] in self.writerLoop() }
+        // The thread keeps its sink alive: a sink lives as long as the process.
+        let thread = Thread { self.writerLoop() }
         thread.name = "log-writer"
         thread.start()
     }
