@@ -11,6 +11,12 @@ struct RedisOutboundCommand: Sendable {
 /// to requests in order (RESP is strictly ordered), and fails a request whose
 /// deadline passes without disturbing the others.
 ///
+/// Deadlines cost one timer per connection, not one per command: the timer is
+/// armed for the earliest deadline of the requests in flight, and when it fires
+/// it fails those that are due and re-arms for the next. Under load it fires
+/// about once per command timeout instead of being scheduled and cancelled for
+/// every command.
+///
 /// Confined to its channel's event loop, like every `ChannelHandler`.
 final class RedisChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
@@ -21,21 +27,22 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     /// so that the reply that eventually arrives is matched to it and dropped.
     private final class Pending {
         let promise: EventLoopPromise<RESPValue>
-        var timeout: Scheduled<Void>?
+        let deadline: NIODeadline
         var done = false
-        init(promise: EventLoopPromise<RESPValue>) { self.promise = promise }
+        init(promise: EventLoopPromise<RESPValue>, deadline: NIODeadline) {
+            self.promise = promise
+            self.deadline = deadline
+        }
 
         func succeed(_ value: RESPValue) {
             guard !done else { return }
             done = true
-            timeout?.cancel()
             promise.succeed(value)
         }
 
         func fail(_ error: any Error) {
             guard !done else { return }
             done = true
-            timeout?.cancel()
             promise.fail(error)
         }
     }
@@ -44,17 +51,40 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     private var flushPending = false
     private var pending = CircularBuffer<Pending>(initialCapacity: 64)
     private let endpoint: String
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
 
     init(endpoint: String) { self.endpoint = endpoint }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let command = unwrapOutboundIn(data)
-        let entry = Pending(promise: command.promise)
-        pending.append(entry)
-        entry.timeout = context.eventLoop.assumeIsolated().scheduleTask(deadline: command.deadline) { [endpoint] in
-            entry.fail(RedisError(.timeout, "no reply from \(endpoint) before the deadline"))
-        }
+        pending.append(Pending(promise: command.promise, deadline: command.deadline))
+        if timerDeadline.map({ command.deadline < $0 }) ?? true { arm(at: command.deadline, context: context) }
         context.write(wrapOutboundOut(command.encoded), promise: promise)
+    }
+
+    private func arm(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        timer?.cancel()
+        timerDeadline = deadline
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+            self.expireDue(context: context)
+        }
+    }
+
+    /// Fails the requests whose deadline has passed; re-arms for the earliest one left.
+    private func expireDue(context: ChannelHandlerContext) {
+        timer = nil
+        timerDeadline = nil
+        let now = NIODeadline.now()
+        var next: NIODeadline?
+        for entry in pending where !entry.done {
+            if entry.deadline <= now {
+                entry.fail(RedisError(.timeout, "no reply from \(endpoint) before the deadline"))
+            } else if next.map({ entry.deadline < $0 }) ?? true {
+                next = entry.deadline
+            }
+        }
+        if let next { arm(at: next, context: context) }
     }
 
     /// Coalesces the flushes of commands written in the same event-loop tick
@@ -95,6 +125,9 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     }
 
     private func failAll(_ error: any Error) {
+        timer?.cancel()
+        timer = nil
+        timerDeadline = nil
         while let entry = pending.popFirst() { entry.fail(error) }
     }
 }

@@ -78,6 +78,32 @@ struct RedisClientTests {
         #expect(try await redis.send(["ECHO", "after"]).string == "after")
     }
 
+    /// A call with a short deadline queued behind one with a long deadline still fails on
+    /// time (the connection's one timer is re-armed earlier), and the long call is answered.
+    @Test func shorterDeadlineBehindALongerOneFiresOnTime() async throws {
+        var c = try TestStack.settings().redis()
+        c.poolSize = 1
+        let redis = RedisClient(configuration: c, logger: TestStack.logger)
+        defer { redis.shutdown() }
+        try await redis.ping()
+        let list = TestStack.unique("t:brpop")
+        async let long = redis.send(["BRPOP", .string(list), "1"], timeout: .seconds(5))
+        // Wait until Redis holds the BRPOP (no other test uses BRPOP), so the ECHO queues behind it.
+        let observer = RedisClient(configuration: try TestStack.settings().redis(), logger: TestStack.logger)
+        defer { observer.shutdown() }
+        let blocked = await eventually(timeout: .seconds(5)) {
+            ((try? await observer.send(["CLIENT", "LIST"]).string) ?? "").contains("cmd=brpop")
+        }
+        #expect(blocked)
+        let start = ContinuousClock.now
+        await #expect { try await redis.send(["ECHO", "short"], timeout: .milliseconds(150)) } throws: { error in
+            (error as? RedisError)?.code == .timeout
+        }
+        #expect(start.duration(to: .now) < .milliseconds(800), "the short deadline waited for the long one")
+        #expect(try await long.isNull)
+        #expect(try await redis.send(["ECHO", "after"]).string == "after")
+    }
+
     @Test func unreachableServerFailsFastWithUnavailable() async throws {
         var c = RedisConfiguration()
         c.port = 1  // nothing listens there

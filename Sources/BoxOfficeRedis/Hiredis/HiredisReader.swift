@@ -75,29 +75,31 @@ final class HiredisReader {
 enum HiredisCommandEncoder {
     /// Calls `body` with the RESP encoding of `arguments`; the bytes are valid only inside `body`.
     static func withEncoded<T>(_ arguments: [RedisArgument], _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
-        var pointers: [UnsafePointer<CChar>?] = []
-        var lengths: [Int] = []
-        pointers.reserveCapacity(arguments.count)
-        lengths.reserveCapacity(arguments.count)
-        // Copy every argument into one contiguous buffer so the pointers stay valid.
+        // The argument pointers, their lengths and one contiguous copy of the bytes (so the
+        // pointers stay valid during the call) live in temporary allocations: on the stack
+        // for the usual command, no malloc per command.
         let total = arguments.reduce(0) { $0 + $1.bytes.count }
-        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(total, 1), alignment: 1)
-        defer { storage.deallocate() }
-        var offset = 0
-        for argument in arguments {
-            let n = argument.bytes.count
-            argument.bytes.withUnsafeBytes { src in
-                if n > 0 { (storage.baseAddress! + offset).copyMemory(from: src.baseAddress!, byteCount: n) }
+        return try withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: arguments.count) { pointers in
+            try withUnsafeTemporaryAllocation(of: Int.self, capacity: arguments.count) { lengths in
+                try withUnsafeTemporaryAllocation(byteCount: max(total, 1), alignment: 1) { storage in
+                    var offset = 0
+                    for (i, argument) in arguments.enumerated() {
+                        let n = argument.bytes.count
+                        argument.bytes.withUnsafeBytes { src in
+                            if n > 0 { (storage.baseAddress! + offset).copyMemory(from: src.baseAddress!, byteCount: n) }
+                        }
+                        pointers[i] = UnsafePointer((storage.baseAddress! + offset).assumingMemoryBound(to: CChar.self))
+                        lengths[i] = n
+                        offset += n
+                    }
+                    var target: UnsafeMutablePointer<CChar>? = nil
+                    let len = redisFormatCommandArgv(&target, Int32(arguments.count), pointers.baseAddress, lengths.baseAddress)
+                    guard len > 0, let target else { throw RedisError(.protocolError, "could not encode command") }
+                    defer { redisFreeCommand(target) }
+                    return try body(UnsafeRawBufferPointer(start: target, count: Int(len)))
+                }
             }
-            pointers.append(UnsafePointer((storage.baseAddress! + offset).assumingMemoryBound(to: CChar.self)))
-            lengths.append(n)
-            offset += n
         }
-        var target: UnsafeMutablePointer<CChar>? = nil
-        let len = redisFormatCommandArgv(&target, Int32(arguments.count), &pointers, lengths)
-        guard len > 0, let target else { throw RedisError(.protocolError, "could not encode command") }
-        defer { redisFreeCommand(target) }
-        return try body(UnsafeRawBufferPointer(start: target, count: Int(len)))
     }
 }
 
