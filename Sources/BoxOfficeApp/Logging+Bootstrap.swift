@@ -122,9 +122,10 @@ final class LogSink: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Writes everything buffered now, on the caller's thread.
-    func flush() {
-        writing.lock()
+    /// Writes everything buffered now, on the caller's thread. Gives up after `patience`
+    /// if the writer thread is stuck in a write (a full pipe nobody reads): exiting matters more.
+    func flush(patience: TimeInterval = 1) {
+        guard writing.lock(before: Date(timeIntervalSinceNow: patience)) else { return }
         defer { writing.unlock() }
         writeOut(take())
     }
