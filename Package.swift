@@ -37,8 +37,14 @@ let package = Package(
             name: "CRdKafka", path: "Sources/CRdKafka", pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]),
         .systemLibrary(
+            name: "CJemalloc", path: "Sources/CJemalloc", pkgConfig: "jemalloc",
+            providers: [.apt(["libjemalloc-dev"])]),
+        .systemLibrary(
             name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]),
+
+        // MARK: The allocator the executables link (jemalloc)
+        .target(name: "BoxOfficeAllocator", dependencies: ["CJemalloc"], swiftSettings: swiftSettings),
 
         // MARK: Domain: pure types and rules, no I/O
         .target(name: "BoxOfficeDomain", swiftSettings: swiftSettings),
@@ -116,9 +122,9 @@ let package = Package(
 
         // MARK: Executables
         .executableTarget(
-            name: "boxoffice-api", dependencies: ["BoxOfficeApp"], swiftSettings: swiftSettings),
+            name: "boxoffice-api", dependencies: ["BoxOfficeApp", "BoxOfficeAllocator"], swiftSettings: swiftSettings),
         .executableTarget(
-            name: "boxoffice-worker", dependencies: ["BoxOfficeApp"], swiftSettings: swiftSettings),
+            name: "boxoffice-worker", dependencies: ["BoxOfficeApp", "BoxOfficeAllocator"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "boxofficectl",
             dependencies: [
@@ -134,6 +140,7 @@ let package = Package(
             name: "boxoffice-bench",
             dependencies: [
                 "BoxOfficeDomain", "BoxOfficeInventory", "BoxOfficeRedis", "BoxOfficePipeline", "BoxOfficePostgres", "BoxOfficeKafka",
+                "BoxOfficeAllocator",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

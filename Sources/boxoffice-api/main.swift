@@ -1,4 +1,5 @@
+import BoxOfficeAllocator
 import BoxOfficeApp
 
 ProcessRunner.runConcurrencyOnEventLoops()
-await ProcessRunner.run(name: "boxoffice-api", build: buildAPIApplication)
+await ProcessRunner.run(name: "boxoffice-api", allocator: Allocator.description, build: buildAPIApplication)

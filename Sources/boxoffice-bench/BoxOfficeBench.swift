@@ -1,4 +1,5 @@
 import ArgumentParser
+import BoxOfficeAllocator
 import BoxOfficeDomain
 import BoxOfficeInventory
 import BoxOfficeRedis
@@ -98,7 +99,8 @@ struct InventoryBench: AsyncParsableCommand {
         func pct(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
         print(String(format: "swift-client reserve: %d requests, concurrency %d, %d connections: %.0f ops/s  p50 %.3f ms  p99 %.3f ms",
                      requests, concurrency, connections, Double(requests) / seconds, pct(0.50), pct(0.99)))
-        print(String(format: "swift-client CPU: %.1f µs per reserve (%.0f%% of one core)", cpu / Double(requests) * 1e6, cpu / seconds * 100))
+        print(String(format: "swift-client CPU: %.1f µs per reserve (%.0f%% of one core), ", cpu / Double(requests) * 1e6, cpu / seconds * 100)
+              + Allocator.description)
         print(String(format: "RESULT ops_per_sec=%.0f p50_ms=%.3f p99_ms=%.3f", Double(requests) / seconds, pct(0.50), pct(0.99)))
         try await client.send(["EVAL", "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('UNLINK', k) end return 0", 0,
                                .string("bo:{ev:\(event)}:*")])

@@ -1,4 +1,5 @@
+import BoxOfficeAllocator
 import BoxOfficeApp
 
 ProcessRunner.runConcurrencyOnEventLoops()
-await ProcessRunner.run(name: "boxoffice-worker", build: buildWorkerApplication)
+await ProcessRunner.run(name: "boxoffice-worker", allocator: Allocator.description, build: buildWorkerApplication)
