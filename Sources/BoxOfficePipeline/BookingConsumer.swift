@@ -117,7 +117,7 @@ public struct BookingConsumer: Service {
             reason: reason, topic: message.topic, partition: message.partition, offset: message.offset,
             key: message.key.map { String(decoding: $0, as: UTF8.self) },
             payload: text ?? Data(message.value).base64EncodedString(), payload_encoding: text == nil ? "base64" : "utf8",
-            failed_at: Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+            failed_at: RFC3339Timestamp.string(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)))
         _ = try await deadLetters.send(topic: configuration.deadLetterTopic, key: message.key, value: Array(try JSONEncoder.sorted.encode(letter)))
         Counter(label: "worker_events_total", dimensions: [("type", "unknown"), ("result", "dead_letter")]).increment()
         logger.warning("poison message sent to the dead-letter topic", metadata: [

@@ -27,7 +27,7 @@ public struct OutboxRelay: Service {
         /// A pending entry idle this long is claimed by another relay (or retried). Default 10 s.
         public var claimIdle: Duration = .seconds(10)
         /// This relay's consumer name in the group. Default host, pid and a random suffix.
-        public var consumerName = "relay-\(ProcessInfo.processInfo.hostName)-\(getpid())-\(randomHex(bytes: 3))"
+        public var consumerName = "relay-\(localHostName())-\(getpid())-\(randomHex(bytes: 3))"
         public init() {}
     }
 
@@ -180,7 +180,7 @@ public struct OutboxRelay: Service {
             guard let v = f[k], !v.isEmpty else { throw EnvelopeError(field: k) }
             return v
         }
-        func ms(_ k: String) -> String? { f[k].flatMap { Int64($0) }.map(rfc3339) }
+        func ms(_ k: String) -> String? { f[k].flatMap { Int64($0) }.map(RFC3339Timestamp.string(milliseconds:)) }
         guard let type = ReservationEventType(rawValue: try need("type")),
               let qty = Int(try need("qty")), let amount = Int(try need("amount")),
               let at = ms("at")
@@ -198,8 +198,6 @@ public struct OutboxRelay: Service {
     }
 }
 
-/// RFC 3339 UTC with milliseconds, from milliseconds since 1970.
-func rfc3339(_ ms: Int64) -> String { RFC3339Timestamp.string(milliseconds: ms) }
 
 extension JSONEncoder {
     /// Stable key order, no escaped slashes; configured once and shared (it is safe to share).
@@ -208,4 +206,12 @@ extension JSONEncoder {
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return e
     }()
+}
+
+/// This machine's name from `gethostname` (unlike `ProcessInfo.hostName`, which may
+/// ask DNS for the canonical name and block the calling thread).
+func localHostName() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
+    return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

@@ -1,4 +1,3 @@
-import BoxOfficeDomain
 import Foundation
 import Hummingbird
 import NIOCore
@@ -95,11 +94,6 @@ struct Created<Body: Encodable & Sendable>: ResponseGenerator {
 enum RFC3339 {
     static func string(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: false))
-    }
-
-    /// With milliseconds: reservation times come from Redis's clock in ms.
-    static func string(milliseconds ms: Int64) -> String {
-        RFC3339Timestamp.string(milliseconds: ms)
     }
 
     static func parse(_ s: String) -> Date? {

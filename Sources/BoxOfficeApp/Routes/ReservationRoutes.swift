@@ -42,8 +42,8 @@ struct ReservationRoutes {
             qty = r.quantity
             amount = r.price.amount
             currency = r.price.currency
-            expires_at = RFC3339.string(milliseconds: r.expiresAtMs)
-            created_at = RFC3339.string(milliseconds: r.createdAtMs)
+            expires_at = RFC3339Timestamp.string(milliseconds: r.expiresAtMs)
+            created_at = RFC3339Timestamp.string(milliseconds: r.createdAtMs)
             payment_ref = r.paymentReference
         }
     }
@@ -159,7 +159,7 @@ struct ReservationRoutes {
             switch outcome {
             case .recorded:
                 throw Problem(status: HTTPResponse.Status(code: 402, reasonPhrase: "Payment Required"), code: "payment_failed", title: "Payment Required",
-                              detail: "The payment was declined; the hold stays until \(RFC3339.string(milliseconds: current.expiresAtMs)).")
+                              detail: "The payment was declined; the hold stays until \(RFC3339Timestamp.string(milliseconds: current.expiresAtMs)).")
             case .alreadyConfirmed(let r): return ReservationBody(r)
             case .expired(let r): throw Self.expired(r)
             case .notHeld(let r): throw Self.notHeld(r)
@@ -248,6 +248,6 @@ struct ReservationRoutes {
 
     static func expired(_ r: Reservation) -> Problem {
         Problem(status: .gone, code: "expired", title: "Gone",
-                detail: "The hold expired at \(RFC3339.string(milliseconds: r.expiresAtMs)); the tickets went back on sale.")
+                detail: "The hold expired at \(RFC3339Timestamp.string(milliseconds: r.expiresAtMs)); the tickets went back on sale.")
     }
 }

@@ -9,12 +9,8 @@
 -- repeated confirm changes nothing and returns the first result. Writes
 -- reservation.confirmed, with the payment reference, to the outbox.
 local rkey, stock, holds, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local r, flat = load_owned(rkey, ARGV[1])
-if not r then return flat end
-if r.status == 'confirmed' then return { 'already_confirmed', flat } end
-if r.status ~= 'held' then return { 'not_held', flat } end
-local now = now_ms()
-if now >= tonumber(r.expires) then return { 'expired', flat } end
+local r, refusal, now = load_live_hold(rkey, ARGV[1])
+if not r then return refusal end
 
 local qty = tonumber(r.qty)
 redis.call('HINCRBY', stock, r.category .. '|held', -qty)

@@ -8,11 +8,11 @@
 -- tickets return to available stock. Writes reservation.expired to the outbox.
 -- Anything else is a no-op (a stale entry in the holds set is removed).
 local rkey, stock, limits, holds, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-if redis.call('EXISTS', rkey) == 0 then
+local r, flat = load_hash(rkey)
+if #flat == 0 then
   redis.call('ZREM', holds, ARGV[1])
   return { 'not_found' }
 end
-local r = load_hash(rkey)
 if r.status ~= 'held' then
   redis.call('ZREM', holds, ARGV[1])
   return { 'not_held' }

@@ -7,12 +7,8 @@
 -- Invariant: stock is untouched; the hold stays until it expires (the buyer
 -- may retry). Each failure writes one payment.failed to the outbox.
 local rkey, outbox = KEYS[1], KEYS[2]
-local r, flat = load_owned(rkey, ARGV[1])
-if not r then return flat end
-if r.status == 'confirmed' then return { 'already_confirmed', flat } end
-if r.status ~= 'held' then return { 'not_held', flat } end
-local now = now_ms()
-if now >= tonumber(r.expires) then return { 'expired', flat } end
+local r, refusal, now = load_live_hold(rkey, ARGV[1])
+if not r then return refusal end
 local attempt = redis.call('HINCRBY', rkey, 'payment_failures', 1)
 emit(outbox, 'payment.failed', r, now, tostring(attempt),
   { 'payment_ref', ARGV[2], 'payment_status', 'failed', 'reason', ARGV[3], 'attempt', tostring(attempt) })

@@ -64,10 +64,23 @@ end
 -- Loads a reservation for its buyer. Returns r, flat (the HGETALL list), or
 -- nil and the reply to give: {'not_found'} or {'not_owner'}.
 local function load_owned(rkey, user)
-  if redis.call('EXISTS', rkey) == 0 then return nil, { 'not_found' } end
   local r, flat = load_hash(rkey)
+  if #flat == 0 then return nil, { 'not_found' } end
   if r.user ~= user then return nil, { 'not_owner' } end
   return r, flat
+end
+
+-- Loads the buyer's live hold (held and not yet expired). Returns r, flat and
+-- now (Redis time), or nil and the reply to give: {'not_found'}, {'not_owner'},
+-- {'already_confirmed', flat}, {'not_held', flat} or {'expired', flat}.
+local function load_live_hold(rkey, user)
+  local r, flat = load_owned(rkey, user)
+  if not r then return nil, flat end
+  if r.status == 'confirmed' then return nil, { 'already_confirmed', flat } end
+  if r.status ~= 'held' then return nil, { 'not_held', flat } end
+  local now = now_ms()
+  if now >= tonumber(r.expires) then return nil, { 'expired', flat } end
+  return r, flat, now
 end
 
 -- One GCRA (generic cell rate algorithm) decision on `key`: at most `burst`

@@ -28,13 +28,13 @@ public final class KafkaProducer: Service, Sendable {
             rd_kafka_conf_set_dr_msg_cb(conf) { _, message, _ in
                 // Runs on the poll thread, inside rd_kafka_poll.
                 guard let message, let opaque = message.pointee._private else { return }
-                let receiver = Unmanaged<AnyObject>.fromOpaque(opaque).takeRetainedValue() as! any DeliveryReceiver
+                let slot = Unmanaged<DeliveryBatch.Slot>.fromOpaque(opaque).takeRetainedValue()
                 let m = message.pointee
                 if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
                     let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
-                    receiver.delivered(.success(KafkaDeliveryReport(topic: topic, partition: m.partition, offset: m.offset)))
+                    slot.delivered(.success(KafkaDeliveryReport(topic: topic, partition: m.partition, offset: m.offset)))
                 } else {
-                    receiver.delivered(.failure(KafkaError(KafkaError.Code(rawValue: m.err.rawValue), RdKafkaHandle.describe(m.err))))
+                    slot.delivered(.failure(KafkaError(KafkaError.Code(rawValue: m.err.rawValue), RdKafkaHandle.describe(m.err))))
                 }
             }
         }
@@ -50,41 +50,10 @@ public final class KafkaProducer: Service, Sendable {
         }
     }
 
-    /// The caller awaiting one message's delivery report.
-    private final class DeliveryBox: DeliveryReceiver {
-        let continuation: CheckedContinuation<KafkaDeliveryReport, any Error>
-        init(_ c: CheckedContinuation<KafkaDeliveryReport, any Error>) { continuation = c }
-        func delivered(_ result: Result<KafkaDeliveryReport, KafkaError>) { continuation.resume(with: result.mapError { $0 }) }
-    }
-
     /// Produces one message and returns once the broker acknowledged it
     /// (or librdkafka gave up after `message.timeout.ms`).
     public func send(topic: String, key: [UInt8]?, value: [UInt8]) async throws -> KafkaDeliveryReport {
-        if stopping.isSet { throw KafkaError(.closed, "producer is shut down") }
-        let topicHandle = try handle.topic(topic)
-        while true {
-            do {
-                return try await withCheckedThrowingContinuation { continuation in
-                    let box = Unmanaged<AnyObject>.passRetained(DeliveryBox(continuation)).toOpaque()
-                    // Non-blocking: copies payload and key into librdkafka's queue (RD_KAFKA_MSG_F_COPY).
-                    let rc = value.withUnsafeBytes { v in
-                        withOptionalBytes(key) { k in
-                            rd_kafka_produce(
-                                topicHandle, -1 /* RD_KAFKA_PARTITION_UA */, 0x2 /* RD_KAFKA_MSG_F_COPY */,
-                                UnsafeMutableRawPointer(mutating: v.baseAddress), v.count,
-                                k?.baseAddress, k?.count ?? 0, box)
-                        }
-                    }
-                    if rc != 0 {
-                        Unmanaged<AnyObject>.fromOpaque(box).release()
-                        let code = RdKafkaHandle.lastError
-                        continuation.resume(throwing: KafkaError(code, "produce to \(topic) failed"))
-                    }
-                }
-            } catch let error as KafkaError where error.code == .queueFull {
-                try await Task.sleep(for: .milliseconds(5))
-            }
-        }
+        try await sendBatch(topic: topic, messages: [(key, value)])[0].get()
     }
 
     /// Produces every message of `messages` to `topic` and returns once each has its
@@ -101,7 +70,7 @@ public final class KafkaProducer: Service, Sendable {
         let batch = DeliveryBatch(count: messages.count)
         for (index, message) in messages.enumerated() {
             while true {
-                let slot = Unmanaged<AnyObject>.passRetained(DeliveryBatch.Slot(batch: batch, index: index)).toOpaque()
+                let slot = Unmanaged.passRetained(DeliveryBatch.Slot(batch: batch, index: index)).toOpaque()
                 let rc = message.value.withUnsafeBytes { v in
                     withOptionalBytes(message.key) { k in
                         rd_kafka_produce(
@@ -111,7 +80,7 @@ public final class KafkaProducer: Service, Sendable {
                     }
                 }
                 if rc == 0 { break }
-                Unmanaged<AnyObject>.fromOpaque(slot).release()
+                Unmanaged<DeliveryBatch.Slot>.fromOpaque(slot).release()
                 let code = RdKafkaHandle.lastError
                 if code == .queueFull, !stopping.isSet {
                     // librdkafka's queue is full: let the poll thread drain it, then retry this message.
@@ -165,15 +134,10 @@ private func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPoi
     return bytes.withUnsafeBytes { body($0) }
 }
 
-/// What a message's opaque pointer refers to: told its delivery report on the poll thread.
-private protocol DeliveryReceiver: AnyObject {
-    func delivered(_ result: Result<KafkaDeliveryReport, KafkaError>)
-}
-
 /// The reports of one `sendBatch`, gathered until the last arrives; then the one waiting caller resumes.
 private final class DeliveryBatch: Sendable {
-    /// One message of the batch: its opaque pointer in librdkafka.
-    final class Slot: DeliveryReceiver {
+    /// One message of the batch: its opaque pointer in librdkafka, told its report on the poll thread.
+    final class Slot {
         let batch: DeliveryBatch
         let index: Int
         init(batch: DeliveryBatch, index: Int) { self.batch = batch; self.index = index }
