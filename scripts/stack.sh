@@ -6,6 +6,10 @@
 #   scripts/stack.sh start   start what is not running (idempotent), write $RUN/env
 #   scripts/stack.sh stop    stop what this stack started, by pid
 #   scripts/stack.sh status  one line per server
+#
+# Redis: BOXOFFICE_REDIS_APPENDFSYNC (everysec, or always), and
+# BOXOFFICE_REDIS_AOF_REWRITE_MIN_SIZE (1gb): below it Redis does not fork to
+# rewrite the AOF, which under a rush it would otherwise do every few seconds.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 RUN="${BOXOFFICE_RUN_DIR:-$ROOT/.run}"
@@ -31,6 +35,7 @@ start_redis() {
     mkdir -p "$RUN/redis"
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$RUN/redis" \
         --appendonly yes --appendfsync "${BOXOFFICE_REDIS_APPENDFSYNC:-everysec}" --save "" \
+        --auto-aof-rewrite-min-size "${BOXOFFICE_REDIS_AOF_REWRITE_MIN_SIZE:-1gb}" \
         --daemonize yes --pidfile "$PIDS/redis.pid" --logfile "$LOGS/redis.log" \
         --maxclients 10000
     wait_for redis 20 redis-cli -p "$REDIS_PORT" ping || die "redis did not answer on $REDIS_PORT; see $LOGS/redis.log"

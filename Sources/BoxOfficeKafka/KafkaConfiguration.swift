@@ -18,8 +18,8 @@ public struct KafkaConfiguration: Sendable {
 public struct KafkaProducerConfiguration: Sendable {
     /// Connection settings.
     public var kafka: KafkaConfiguration
-    /// `linger.ms`: how long to wait to fill a batch. Default 2 ms.
-    public var lingerMilliseconds: Int = 2
+    /// `linger.ms`: how long to wait to fill a batch. Default 10 ms.
+    public var lingerMilliseconds: Int = 10
     /// `message.timeout.ms`: how long librdkafka retries a message before
     /// reporting failure. Default 30 s.
     public var messageTimeoutMilliseconds: Int = 30_000

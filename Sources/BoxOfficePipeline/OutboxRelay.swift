@@ -97,7 +97,7 @@ public struct OutboxRelay: Service {
     /// that at most every `claimIdle / 2` per event, not on every round.
     public func relayOnce(event: EventID, claim: Bool = true) async throws -> Int {
         let stream = InventoryKeys(event: event).outbox
-        var entries: [(String, [String: String])] = []
+        var entries: [(String, OutboxFields)] = []
         if claim {
             let idleMs = Int(configuration.claimIdle.components.seconds * 1000 + configuration.claimIdle.components.attoseconds / 1_000_000_000_000_000)
             let claimed = try await redis.send([
@@ -120,14 +120,13 @@ public struct OutboxRelay: Service {
         var publishable: [String] = []
         var messages: [(key: [UInt8]?, value: [UInt8])] = []
         messages.reserveCapacity(entries.count)
-        let encoder = JSONEncoder.sorted
         for (n, (id, fields)) in entries.enumerated() {
             // The relay shares the event loops with the HTTP requests: a batch of hundreds of
             // entries is prepared in slices, letting waiting requests run in between.
             if n > 0 && n % 64 == 0 { await Task.yield() }
             do {
                 let envelope = try Self.envelope(fields)
-                messages.append((Array(envelope.reservation_id.utf8), Array(try encoder.encode(envelope))))
+                messages.append((Array(envelope.reservation_id.utf8), envelope.jsonBytes))
                 publishable.append(id)
             } catch {
                 logger.error("dropping malformed outbox entry", metadata: ["entry": "\(id)", "error": "\(error)"])
@@ -161,40 +160,67 @@ public struct OutboxRelay: Service {
         return replies.reduce(0) { $0 + ($1.int ?? 0) }
     }
 
-    static func entries(_ value: RESPValue) -> [(String, [String: String])] {
+    /// The fields of one outbox entry, as reserve.lua and the other scripts write them.
+    struct OutboxFields {
+        var id, type, rid, event, category, user, qty, amount, currency, at, created, expires: String?
+        var paymentRef, paymentStatus, reason, attempt: String?
+
+        init(_ flat: [RESPValue]) {
+            for i in stride(from: 0, to: flat.count - 1, by: 2) {
+                guard let k = flat[i].string, let v = flat[i + 1].string else { continue }
+                switch k {
+                case "id": id = v
+                case "type": type = v
+                case "rid": rid = v
+                case "event": event = v
+                case "category": category = v
+                case "user": user = v
+                case "qty": qty = v
+                case "amount": amount = v
+                case "currency": currency = v
+                case "at": at = v
+                case "created": created = v
+                case "expires": expires = v
+                case "payment_ref": paymentRef = v
+                case "payment_status": paymentStatus = v
+                case "reason": reason = v
+                case "attempt": attempt = v
+                default: continue  // a field a newer script added: not part of envelope v1
+                }
+            }
+        }
+    }
+
+    static func entries(_ value: RESPValue) -> [(String, OutboxFields)] {
         (value.array ?? []).compactMap { entry in
             guard let parts = entry.array, parts.count == 2, let id = parts[0].string, let fields = parts[1].array else { return nil }
-            var d: [String: String] = [:]
-            for i in stride(from: 0, to: fields.count - 1, by: 2) {
-                if let k = fields[i].string, let v = fields[i + 1].string { d[k] = v }
-            }
-            return (id, d)
+            return (id, OutboxFields(fields))
         }
     }
 
     struct EnvelopeError: Error { var field: String }
 
     /// The Kafka envelope of one outbox entry.
-    static func envelope(_ f: [String: String]) throws -> ReservationEvent {
-        func need(_ k: String) throws -> String {
-            guard let v = f[k], !v.isEmpty else { throw EnvelopeError(field: k) }
+    static func envelope(_ f: OutboxFields) throws -> ReservationEvent {
+        func need(_ v: String?, _ k: String) throws -> String {
+            guard let v, !v.isEmpty else { throw EnvelopeError(field: k) }
             return v
         }
-        func ms(_ k: String) -> String? { f[k].flatMap { Int64($0) }.map(RFC3339Timestamp.string(milliseconds:)) }
-        guard let type = ReservationEventType(rawValue: try need("type")),
-              let qty = Int(try need("qty")), let amount = Int(try need("amount")),
-              let at = ms("at")
+        func ms(_ v: String?) -> String? { v.flatMap { Int64($0) }.map(RFC3339Timestamp.string(milliseconds:)) }
+        guard let type = ReservationEventType(rawValue: try need(f.type, "type")),
+              let qty = Int(try need(f.qty, "qty")), let amount = Int(try need(f.amount, "amount")),
+              let at = ms(f.at)
         else { throw EnvelopeError(field: "type/qty/amount/at") }
-        let currency = try need("currency")
+        let currency = try need(f.currency, "currency")
         var payment: PaymentInfo? = nil
-        if let ref = f["payment_ref"] {
-            payment = PaymentInfo(ref: ref, status: f["payment_status"] ?? "succeeded", amount: amount, currency: currency,
-                                  reason: f["reason"], attempt: f["attempt"].flatMap { Int($0) })
+        if let ref = f.paymentRef {
+            payment = PaymentInfo(ref: ref, status: f.paymentStatus ?? "succeeded", amount: amount, currency: currency,
+                                  reason: f.reason, attempt: f.attempt.flatMap { Int($0) })
         }
         return ReservationEvent(
-            id: try need("id"), type: type, occurredAt: at, reservationID: try need("rid"), eventID: try need("event"),
-            category: try need("category"), userID: try need("user"), quantity: qty, amount: amount, currency: currency,
-            createdAt: ms("created"), expiresAt: ms("expires"), payment: payment)
+            id: try need(f.id, "id"), type: type, occurredAt: at, reservationID: try need(f.rid, "rid"), eventID: try need(f.event, "event"),
+            category: try need(f.category, "category"), userID: try need(f.user, "user"), quantity: qty, amount: amount, currency: currency,
+            createdAt: ms(f.created), expiresAt: ms(f.expires), payment: payment)
     }
 }
 

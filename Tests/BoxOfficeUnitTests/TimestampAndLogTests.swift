@@ -54,3 +54,49 @@ import Testing
         #expect(!text.contains("below the level"))
     }
 }
+
+@Suite struct JSONObjectWriterTests {
+    /// The encoder the relay and the HTTP bodies used before the writer, with the same options.
+    static let reference: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    /// Text the writer must escape exactly as Foundation does: quotes, backslashes, every
+    /// control character, slashes (left alone), non-ASCII and an empty string.
+    static let awkward: [String] = [
+        "", "floor", "a\"b", "back\\slash", "sl/ash", "tab\tnew\nline\rret", "\u{8}\u{c}",
+        String((0..<32).map { Character(Unicode.Scalar(UInt8($0))) }), "é ü 票 🎟️", "\u{7f}\u{2028}\u{2029}", "-0",
+    ]
+
+    @Test func envelopesMatchJSONEncoderByteForByte() throws {
+        var events: [ReservationEvent] = []
+        for (n, text) in Self.awkward.enumerated() {
+            let payment = n % 3 == 0 ? nil : PaymentInfo(ref: "pay_\(text)", status: n % 2 == 0 ? "failed" : "succeeded", amount: n * 1000,
+                                                         currency: "EUR", reason: n % 2 == 0 ? text : nil, attempt: n % 2 == 0 ? n : nil)
+            events.append(ReservationEvent(
+                id: "8f0e7c52-1d7a-5b3e-9c1a-\(String(repeating: "0", count: 12))", type: ReservationEventType.allCases[n % 5],
+                occurredAt: RFC3339Timestamp.string(milliseconds: 1_795_247_418_123 + Int64(n)), reservationID: "rs_\(n)", eventID: "ev_x",
+                category: text, userID: "user \(text)", quantity: n + 1, amount: n == 1 ? -5 : Int.max / 20 * n, currency: "EUR",
+                createdAt: n % 2 == 0 ? nil : "2026-11-21T07:50:18.000Z", expiresAt: n % 4 == 0 ? nil : "2026-11-21T08:00:18.000Z",
+                payment: payment))
+        }
+        for event in events {
+            let expected = Array(try Self.reference.encode(event))
+            #expect(event.jsonBytes == expected, "\(String(decoding: expected, as: UTF8.self))")
+        }
+    }
+
+    @Test func reservationBodiesMatchJSONEncoderByteForByte() throws {
+        for (n, text) in Self.awkward.enumerated() {
+            let reservation = Reservation(
+                id: ReservationID("ev_x.\(String(format: "%020x", n))")!, event: EventID("ev_x")!, category: text, buyer: "user",
+                quantity: n + 1, price: Money(amount: n * 250, currency: "EUR"), status: .held,
+                createdAtMs: 1_795_247_418_123, expiresAtMs: 1_795_248_018_123, paymentReference: n % 2 == 0 ? nil : "pay_\(text)")
+            let body = ReservationRoutes.ReservationBody(reservation)
+            let expected = Array(try Self.reference.encode(body))
+            #expect(body.json == expected, "\(String(decoding: expected, as: UTF8.self))")
+        }
+    }
+}

@@ -84,10 +84,11 @@ local function load_live_hold(rkey, user)
 end
 
 -- One GCRA (generic cell rate algorithm) decision on `key`: at most `burst`
--- requests at once, then one per `interval` ms, by Redis's clock.
--- Returns allowed (1|0), remaining, retry_after_ms, reset_ms.
-local function gcra(key, interval, burst)
-  local now = now_ms()
+-- requests at once, then one per `interval` ms, by Redis's clock (`now`, when
+-- the caller has already read it). Returns allowed (1|0), remaining,
+-- retry_after_ms, reset_ms.
+local function gcra(key, interval, burst, now)
+  now = now or now_ms()
   local tolerance = interval * (burst - 1)
   local tat = tonumber(redis.call('GET', key) or now)
   if tat < now then tat = now end

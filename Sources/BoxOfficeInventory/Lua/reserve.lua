@@ -18,10 +18,11 @@
 local stock, meta, limits, holds, outbox, rkey, idem = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local rid, event, cat, user = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local use_idem = ARGV[8] == '1'
+local now = now_ms()
 
 -- The buyer's request rate, checked in the same round trip (GCRA, Redis time).
 if tonumber(ARGV[11]) > 0 then
-  local allowed, _, retry, reset = gcra(KEYS[8], tonumber(ARGV[10]), tonumber(ARGV[11]))
+  local allowed, _, retry, reset = gcra(KEYS[8], tonumber(ARGV[10]), tonumber(ARGV[11]), now)
   if allowed == 0 then return { 'rate_limited', retry, reset } end
 end
 
@@ -50,7 +51,6 @@ if available < qty then return { 'sold_out', available } end
 
 if redis.call('EXISTS', rkey) == 1 then return { 'id_taken' } end
 
-local now = now_ms()
 local expires = now + tonumber(ARGV[6])
 local amount = price * qty
 redis.call('HINCRBY', stock, cat .. '|available', -qty)
