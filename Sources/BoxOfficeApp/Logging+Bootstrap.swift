@@ -101,7 +101,7 @@ final class LogSink: @unchecked Sendable {
     init(fd: Int32, limit: Int = 8 << 20, gather: Duration = .milliseconds(10)) {
         self.fd = fd
         self.limit = limit
-        self.gather = Double(gather.components.seconds) + Double(gather.components.attoseconds) / 1e18
+        self.gather = gather.inSeconds
         buffer.reserveCapacity(64 * 1024)
         // The thread keeps its sink alive: a sink lives as long as the process.
         let thread = Thread { self.writerLoop() }

@@ -101,7 +101,7 @@ public struct BuyerID: Hashable, Sendable, CustomStringConvertible {
 /// generator instead of a `getrandom` system call per eight bytes.
 public func randomHex(bytes: Int) -> String {
     let digits: [UInt8] = Array("0123456789abcdef".utf8)
-    var g = IDRandom.shared
+    var g = IDRandom()
     var out = [UInt8]()
     out.reserveCapacity(bytes * 2)
     var remaining = bytes
@@ -117,9 +117,9 @@ public func randomHex(bytes: Int) -> String {
     return String(decoding: out, as: UTF8.self)
 }
 
-/// A process-wide SplitMix64 generator, seeded from the system generator.
+/// The process-wide SplitMix64 stream, seeded from the system generator
+/// (every `IDRandom` value draws from the same state).
 struct IDRandom: RandomNumberGenerator, Sendable {
-    static var shared: IDRandom { IDRandom() }
     private static let state = IDRandomState()
 
     mutating func next() -> UInt64 { Self.state.next() }

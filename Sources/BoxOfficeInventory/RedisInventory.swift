@@ -90,9 +90,9 @@ public struct RedisInventory: Sendable {
                        keys.reserveRate(buyer: buyer.rawValue)].map(RedisArgument.string),
                 arguments: [
                     .string(id.rawValue), .string(event.rawValue), .string(category.rawValue), .string(buyer.rawValue),
-                    .int(quantity), .int(Self.milliseconds(configuration.holdTTL)), .int(configuration.maxQuantityPerRequest),
+                    .int(quantity), .int(Int(configuration.holdTTL.inMilliseconds)), .int(configuration.maxQuantityPerRequest),
                     .string(idempotencyKey == nil ? "0" : "1"), .int(Int(configuration.idempotencyTTL.components.seconds)),
-                    .int(max(1, Self.milliseconds(configuration.reserveRate?.interval ?? .zero))), .int(configuration.reserveRate?.burst ?? 0),
+                    .int(max(1, Int((configuration.reserveRate?.interval ?? .zero).inMilliseconds))), .int(configuration.reserveRate?.burst ?? 0),
                 ])
             let parts = try ScriptReply(reply)
             switch parts.status {
@@ -200,10 +200,6 @@ public struct RedisInventory: Sendable {
         let reply = try await redis.send(["HGETALL", .string(InventoryKeys(event: id.event).reservation(id))])
         guard let fields = reply.array, !fields.isEmpty else { return nil }
         return try ScriptReply.reservation(from: ScriptReply.dictionary(reply))
-    }
-
-    static func milliseconds(_ d: Duration) -> Int {
-        Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
     }
 }
 

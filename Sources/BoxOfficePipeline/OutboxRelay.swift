@@ -99,7 +99,7 @@ public struct OutboxRelay: Service {
         let stream = InventoryKeys(event: event).outbox
         var entries: [(String, OutboxFields)] = []
         if claim {
-            let idleMs = Int(configuration.claimIdle.components.seconds * 1000 + configuration.claimIdle.components.attoseconds / 1_000_000_000_000_000)
+            let idleMs = Int(configuration.claimIdle.inMilliseconds)
             let claimed = try await redis.send([
                 "XAUTOCLAIM", .string(stream), .string(Self.group), .string(configuration.consumerName), .int(idleMs), "0-0",
                 "COUNT", .int(configuration.batchSize),

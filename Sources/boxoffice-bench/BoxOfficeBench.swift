@@ -85,16 +85,15 @@ struct InventoryBench: AsyncParsableCommand {
                         let outcome = try await inventory.reserve(event: eventID, category: category, buyer: BuyerID("b\(i)")!, quantity: 1)
                         guard case .held = outcome else { throw ValidationError("unexpected \(outcome)") }
                         let d = t0.duration(to: .now)
-                        mine.append(Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15)
+                        mine.append(d.inSeconds * 1e3)
                     }
                     return mine
                 }
             }
             return try await group.reduce(into: []) { $0 += $1 }
         }
-        let elapsed = start.duration(to: .now)
+        let seconds = start.duration(to: .now).inSeconds
         let cpu = Self.processCPUSeconds() - cpuBefore
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let sorted = latencies.sorted()
         func pct(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
         print(String(format: "swift-client reserve: %d requests, concurrency %d, %d connections: %.0f ops/s  p50 %.3f ms  p99 %.3f ms",

@@ -50,8 +50,7 @@ struct RelayBench: AsyncParsableCommand {
             if n == 0 { try await Task.sleep(for: .milliseconds(5)) }
             published += n
         }
-        let d = start.duration(to: .now)
-        let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        let seconds = start.duration(to: .now).inSeconds
         let cpu = InventoryBench.processCPUSeconds() - cpuBefore
         print(String(format: "relay: %d outbox entries published and acknowledged in %.2f s = %.0f entries/s, %.1f µs of CPU per entry",
                      published, seconds, Double(published) / seconds, cpu / Double(published) * 1e6))

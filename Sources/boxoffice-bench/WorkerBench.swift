@@ -38,8 +38,7 @@ struct WorkerBench: AsyncParsableCommand {
             for chunk in stride(from: 0, to: all.count, by: batch) {
                 _ = try await writer.apply(Array(all[chunk..<min(chunk + batch, all.count)]))
             }
-            let d = start.duration(to: .now)
-            let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+            let seconds = start.duration(to: .now).inSeconds
             print(String(format: "worker batch %5d: %6d events in %.2f s = %8.0f events/s", batch, all.count, seconds, Double(all.count) / seconds))
             print(String(format: "RESULT batch=%d events_per_sec=%.0f", batch, Double(all.count) / seconds))
         }

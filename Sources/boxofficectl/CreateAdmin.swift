@@ -2,8 +2,6 @@ import ArgumentParser
 import BoxOfficeApp
 import BoxOfficePostgres
 import Foundation
-import HummingbirdBcrypt
-import NIOPosix
 
 struct CreateAdmin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,12 +15,12 @@ struct CreateAdmin: AsyncParsableCommand {
     func run() async throws {
         let (settings, logger) = try context("create-admin")
         let password = ProcessInfo.processInfo.environment["BOXOFFICE_ADMIN_PASSWORD"] ?? readLine(strippingNewline: true) ?? ""
-        guard (8...72).contains(password.utf8.count) else { throw ValidationError("the password must be 8 to 72 bytes") }
-        guard email.contains("@"), email.utf8.count <= 254 else { throw ValidationError("--email is not an email address") }
-        let hash = try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: 12) }
+        guard Accounts.passwordBytes.contains(password.utf8.count) else { throw ValidationError("the password must be 8 to 72 bytes") }
+        guard Accounts.isEmail(email) else { throw ValidationError("--email is not an email address") }
+        let hash = try await Accounts.hash(password: password)
         let pg = PostgresClient(configuration: settings.postgres(applicationName: "boxofficectl"), logger: logger)
         let repositories = PostgresRepositories(db: pg)
-        let id = "usr_" + String(UInt64.random(in: 0..<UInt64.max), radix: 16)
+        let id = Accounts.newUserID()
         do {
             try await repositories.create(UserRecord(id: id, name: name, email: email, passwordHash: hash, role: .admin))
             print("created admin \(id) <\(email)>")

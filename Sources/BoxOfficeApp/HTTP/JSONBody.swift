@@ -84,10 +84,19 @@ struct Created<Body: Encodable & Sendable>: ResponseGenerator {
     var headers: HTTPFields = [:]
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        var fields = headers
-        fields[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: try responseEncoder.encode(body))))
+        jsonResponse(status: status, headers: headers, body: try responseEncoder.encode(body))
     }
+}
+
+/// A response whose body is the JSON document `body`, with `headers` and the JSON content type
+/// (`application/problem+json` for problem documents).
+func jsonResponse(
+    status: HTTPResponse.Status, headers: HTTPFields, body: some Sequence<UInt8>,
+    contentType: String = "application/json; charset=utf-8"
+) -> Response {
+    var fields = headers
+    fields[.contentType] = contentType
+    return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
 }
 
 /// RFC 3339 UTC timestamps, as the contract writes them.

@@ -53,10 +53,7 @@ public struct Problem: HTTPResponseError, Sendable, Encodable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try responseEncoder.encode(self)
-        var fields = headers
-        fields[.contentType] = "application/problem+json"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        jsonResponse(status: status, headers: headers, body: try responseEncoder.encode(self), contentType: "application/problem+json")
     }
 }
 

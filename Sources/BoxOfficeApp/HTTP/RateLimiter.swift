@@ -1,3 +1,4 @@
+import BoxOfficeDomain
 import BoxOfficeInventory
 import BoxOfficeRedis
 import HTTPTypes
@@ -32,7 +33,7 @@ public struct RateLimiter: Sendable {
     /// Returns the `RateLimit-*` headers to send.
     @discardableResult
     public func check(_ rule: RateLimitRule, client: String) async throws -> HTTPFields {
-        let periodMs = Double(rule.period.components.seconds) * 1000 + Double(rule.period.components.attoseconds) / 1e15
+        let periodMs = rule.period.inSeconds * 1000
         let intervalMs = max(1, Int(periodMs / Double(rule.limit)))
         let reply: RESPValue
         do {

@@ -61,8 +61,7 @@ public struct RequestMiddleware: RouterMiddleware {
         }
         response.headers[.cacheControl] = response.headers[.cacheControl] ?? "no-store"
 
-        let elapsed = start.duration(to: .now)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = start.duration(to: .now).inSeconds
         let route = context.endpointPath ?? "unmatched"
         let (requests, duration) = metrics.handles(method: request.method.rawValue, route: route, status: response.status.code)
         requests.increment()

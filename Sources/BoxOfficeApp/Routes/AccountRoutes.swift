@@ -1,8 +1,6 @@
 import BoxOfficeDomain
 import Foundation
 import Hummingbird
-import HummingbirdBcrypt
-import NIOPosix
 
 /// `POST /users` and `POST /auth/login`.
 struct AccountRoutes {
@@ -46,11 +44,10 @@ struct AccountRoutes {
         let name = body.name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...100).contains(name.count) else { throw Problem.validation("name must be 1 to 100 characters.") }
         let email = body.email.trimmingCharacters(in: .whitespaces)
-        guard Self.isEmail(email) else { throw Problem.validation("email must be a valid email address.") }
-        guard (8...72).contains(body.password.utf8.count) else { throw Problem.validation("password must be 8 to 72 bytes.") }
-        let password = body.password
-        let hash = try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: 12) }
-        let user = UserRecord(id: "usr_" + randomHex(bytes: 10), name: name, email: email, passwordHash: hash, role: .user)
+        guard Accounts.isEmail(email) else { throw Problem.validation("email must be a valid email address.") }
+        guard Accounts.passwordBytes.contains(body.password.utf8.count) else { throw Problem.validation("password must be 8 to 72 bytes.") }
+        let hash = try await Accounts.hash(password: body.password)
+        let user = UserRecord(id: Accounts.newUserID(), name: name, email: email, passwordHash: hash, role: .user)
         do {
             try await users.create(user)
         } catch RepositoryError.emailTaken {
@@ -64,28 +61,17 @@ struct AccountRoutes {
         let body = try await decodeJSON(Login.self, from: request, context: context)
         let invalid = Problem(status: .unauthorized, code: "invalid_credentials", title: "Unauthorized",
                               detail: "Email or password is wrong.")
-        guard body.password.utf8.count <= 72, body.email.utf8.count <= 320 else { throw invalid }
+        guard body.password.utf8.count <= Accounts.passwordBytes.upperBound, body.email.utf8.count <= 320 else { throw invalid }
         let user = try await users.find(email: body.email.trimmingCharacters(in: .whitespaces))
         // Verify against a dummy hash when the email is unknown, so both cases take as long.
         let hash = user?.passwordHash ?? Self.dummyHash
-        let password = body.password
-        let ok = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: hash) }
+        let ok = try await Accounts.verify(password: body.password, hash: hash)
         guard ok, let user else { throw invalid }
         let token = try await tokens.issue(subject: user.id, role: user.role)
         return Created(status: .ok, body: TokenBody(access_token: token, expires_in: Int(tokens.lifetime.components.seconds)), headers: headers)
     }
 
     static let dummyHash = "$2b$12$C6UzMDM.H6dfI/f/IKcEeO5Q7yM3bJQ1mWnJ9l2Q0vPzFz1pQ8u9W"
-
-    static func isEmail(_ s: String) -> Bool {
-        guard (3...254).contains(s.utf8.count), !s.contains(where: { $0.isWhitespace }) else { return false }
-        let parts = s.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[0].utf8.count <= 64 else { return false }
-        let domain = parts[1]
-        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
-        return labels.count >= 2 && labels.allSatisfy { !$0.isEmpty && !$0.hasPrefix("-") && !$0.hasSuffix("-") }
-            && domain.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "." }
-    }
 }
 
 /// The client address for per-IP limits: the socket's peer address.

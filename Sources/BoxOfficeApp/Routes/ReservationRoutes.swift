@@ -4,7 +4,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import NIOCore
 
 /// Reserve, confirm, cancel and read reservations (Redis), and a buyer's bookings (PostgreSQL).
 struct ReservationRoutes {
@@ -65,14 +64,8 @@ struct ReservationRoutes {
             return w.finish()
         }
 
-        func response(status: HTTPResponse.Status, headers: HTTPFields = [:]) -> Response {
-            var fields = headers
-            fields[.contentType] = "application/json; charset=utf-8"
-            return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: json)))
-        }
-
         func response(from request: Request, context: some RequestContext) throws -> Response {
-            response(status: .ok)
+            jsonResponse(status: .ok, headers: [:], body: json)
         }
     }
 
@@ -125,7 +118,7 @@ struct ReservationRoutes {
             if replayed { headers[.idempotentReplayed] = "true" }
             if let burst = inventory.configuration.reserveRate?.burst { headers[.rateLimitLimit] = String(burst) }
             headers[.location] = "/reservations/\(r.id.rawValue)"
-            return ReservationBody(r).response(status: .created, headers: headers)
+            return jsonResponse(status: .created, headers: headers, body: ReservationBody(r).json)
         case .soldOut(let available):
             BusinessMetrics.reservation("sold_out")
             BusinessMetrics.failedReservation("sold_out")
