@@ -6,6 +6,13 @@ import Foundation
 /// idempotently: an event id already in `processed_events` is skipped, and
 /// bookings only move forward along held → confirmed | cancelled | expired, so
 /// duplicated and reordered events end in the same rows.
+///
+/// A reservation whose only event in the batch is its `reservation.held` (nearly
+/// every reservation of a rush) is keyed by the reservation instead: the held
+/// event creates the row or fills a missing `held_at`, and a repeated one finds
+/// `held_at` set and changes nothing. Those events skip `processed_events`,
+/// whose row, index entry and returned id cost PostgreSQL about as much as the
+/// booking itself.
 public struct BookingWriter: Sendable {
     let db: PostgresClient
 
@@ -46,18 +53,49 @@ public struct BookingWriter: Sendable {
         // The same event twice in one batch counts once.
         var seen = Set<String>()
         let unique = events.filter { seen.insert($0.id.lowercased()).inserted }
-        let inBatchDuplicates = events.count - unique.count
+        var onlyHeld: [String: Bool] = [:]
+        for e in unique { onlyHeld[e.reservation_id] = (onlyHeld[e.reservation_id] ?? true) && e.type == .held }
+        var heldRows = Set<String>()
+        let held = unique.filter { onlyHeld[$0.reservation_id]! && heldRows.insert($0.reservation_id).inserted }
+        let others = unique.filter { !onlyHeld[$0.reservation_id]! }
 
         return try await db.withTransaction { c -> Result in
+            var result = Result(duplicates: events.count - held.count - others.count)
+            if !held.isEmpty {
+                let created = try c.query("""
+                    WITH applied AS (
+                        INSERT INTO bookings (reservation_id, event_id, category, user_id, qty, amount, currency, status,
+                                              expires_at, held_at, created_at, updated_at)
+                        SELECT r, e, c, u, q, a, cur, 'held', exp, h, COALESCE(cr, h), now()
+                        FROM unnest(\(PostgresArray(held.map(\.reservation_id)))::text[], \(PostgresArray(held.map(\.event_id)))::text[],
+                                    \(PostgresArray(held.map(\.category)))::text[], \(PostgresArray(held.map(\.user_id)))::text[],
+                                    \(PostgresArray(held.map(\.qty)))::int[], \(PostgresArray(held.map(\.amount)))::bigint[],
+                                    \(PostgresArray(held.map(\.currency)))::text[], \(PostgresArray(held.map(\.expires_at)))::timestamptz[],
+                                    \(PostgresArray(held.map(\.occurred_at)))::timestamptz[], \(PostgresArray(held.map(\.created_at)))::timestamptz[])
+                             AS t(r, e, c, u, q, a, cur, exp, h, cr)
+                        ON CONFLICT (reservation_id) DO UPDATE SET
+                            held_at    = EXCLUDED.held_at,
+                            expires_at = COALESCE(bookings.expires_at, EXCLUDED.expires_at),
+                            created_at = LEAST(bookings.created_at, EXCLUDED.created_at),
+                            updated_at = now()
+                        WHERE bookings.held_at IS NULL
+                        RETURNING 1)
+                    SELECT count(*)::int FROM applied
+                    """).first?.int(0) ?? 0
+                if created > 0 { result.applied[.held] = created }
+                result.duplicates += held.count - created
+            }
+            guard !others.isEmpty else { return result }
+
             let fresh = try c.query("""
                 INSERT INTO processed_events (event_id, type)
-                SELECT * FROM unnest(\(PostgresArray(unique.map(\.id)))::uuid[], \(PostgresArray(unique.map(\.type.rawValue)))::text[])
+                SELECT * FROM unnest(\(PostgresArray(others.map(\.id)))::uuid[], \(PostgresArray(others.map(\.type.rawValue)))::text[])
                 ON CONFLICT (event_id) DO NOTHING
                 RETURNING event_id::text
                 """)
             let freshIDs = Set(try fresh.map { try $0.string(0) ?? "" })
-            let new = unique.filter { freshIDs.contains($0.id.lowercased()) }
-            var result = Result(duplicates: inBatchDuplicates + unique.count - new.count)
+            let new = others.filter { freshIDs.contains($0.id.lowercased()) }
+            result.duplicates += others.count - new.count
             guard !new.isEmpty else { return result }
 
             var rows: [String: BookingRow] = [:]

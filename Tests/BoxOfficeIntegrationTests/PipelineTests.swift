@@ -373,9 +373,21 @@ struct PipelineTests {
             #expect(rowA.1 == rowB.1 && rowA.2 == rowB.2 && rowA.3 == rowB.3, "same timestamps whatever the order")
             let payments = try await f.db.query("SELECT count(*)::int FROM payments WHERE reservation_id IN (\(a.rawValue), \(b.rawValue))").first?.int(0)
             #expect(payments == 2)
-            // A late held after a final state changes nothing.
-            _ = try await writer.apply([event(.held, a, at: "2026-11-21T09:00:00.000Z")])
-            #expect(try await f.db.query("SELECT status FROM bookings WHERE reservation_id = \(a.rawValue)").first?.string(0) == "confirmed")
+            // A late held after a final state changes nothing, and a replayed one is a duplicate.
+            let late = try await writer.apply([event(.held, a, at: "2026-11-21T09:00:00.000Z")])
+            let replayed = try await writer.apply([heldA])
+            #expect(late.duplicates == 1 && late.applied.isEmpty && replayed.duplicates == 1 && replayed.applied.isEmpty)
+            let after = try #require(try await f.db.query("SELECT status, held_at, created_at FROM bookings WHERE reservation_id = \(a.rawValue)").first)
+            #expect(try after.string(0) == "confirmed" && after.date(1) == rowA.1 && after.date(2) == rowA.3)
+            // A held whose reservation has no row yet creates it; one arriving after its confirm fills held_at.
+            let c = ReservationID.random(in: f.event), d = ReservationID.random(in: f.event)
+            _ = try await writer.apply([event(.confirmed, d, at: "2026-11-21T10:01:00.000Z")])
+            let late2 = try await writer.apply([event(.held, c, at: "2026-11-21T10:00:00.000Z"), event(.held, d, at: "2026-11-21T10:00:00.000Z")])
+            #expect(late2.applied[.held] == 2 && late2.duplicates == 0)
+            let cd = try await f.db.query("""
+                SELECT status, held_at IS NOT NULL FROM bookings WHERE reservation_id IN (\(c.rawValue), \(d.rawValue)) ORDER BY reservation_id = \(c.rawValue) DESC
+                """).map { (try $0.string(0), try $0.bool(1)) }
+            #expect(cd.count == 2 && cd[0].0 == "held" && cd[1].0 == "confirmed" && cd.allSatisfy { $0.1 == true })
         }
     }
 }
