@@ -88,11 +88,75 @@ public struct ReservationEvent: Sendable, Hashable, Codable {
     }
 
     static func isUUID(_ s: String) -> Bool {
-        let u = Array(s.utf8)
-        guard u.count == 36 else { return false }
-        for (i, c) in u.enumerated() {
-            if [8, 13, 18, 23].contains(i) { if c != 0x2D { return false } } else if !((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46)) { return false }
+        guard s.utf8.count == 36 else { return false }
+        for (i, c) in s.utf8.enumerated() {
+            switch i {
+            case 8, 13, 18, 23: if c != 0x2D { return false }
+            default: if !((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46)) { return false }
+            }
         }
         return true
+    }
+}
+
+extension ReservationEvent {
+    /// The envelope read by `JSONScanner`, or `nil` when it is not of the plain
+    /// shape the relay writes and needs `JSONDecoder` (which then decides).
+    public static func scanned(from bytes: UnsafeRawBufferPointer) -> ReservationEvent? {
+        JSONScanner.scan(bytes) { s in
+            var seen = JSONMembersSeen()
+            var v: Int?, id: String?, type: ReservationEventType?, occurred: String?, reservation: String?, event: String?
+            var category: String?, user: String?, qty: Int?, amount: Int?, currency: String?
+            var created: String?, expires: String?, payment: PaymentInfo?
+            try s.object { s, key in
+                typealias K = JSONScanner
+                if K.key(key, is: "v") { try seen.mark(0); v = try s.int() }
+                else if K.key(key, is: "id") { try seen.mark(1); id = try s.string() }
+                else if K.key(key, is: "type") {
+                    try seen.mark(2)
+                    guard let t = ReservationEventType(rawValue: try s.string()) else { throw JSONScanner.GiveUp() }
+                    type = t
+                }
+                else if K.key(key, is: "occurred_at") { try seen.mark(3); occurred = try s.string() }
+                else if K.key(key, is: "reservation_id") { try seen.mark(4); reservation = try s.string() }
+                else if K.key(key, is: "event_id") { try seen.mark(5); event = try s.string() }
+                else if K.key(key, is: "category") { try seen.mark(6); category = try s.string() }
+                else if K.key(key, is: "user_id") { try seen.mark(7); user = try s.string() }
+                else if K.key(key, is: "qty") { try seen.mark(8); qty = try s.int() }
+                else if K.key(key, is: "amount") { try seen.mark(9); amount = try s.int() }
+                else if K.key(key, is: "currency") { try seen.mark(10); currency = try s.string() }
+                else if K.key(key, is: "created_at") { try seen.mark(11); created = try s.optionalString() }
+                else if K.key(key, is: "expires_at") { try seen.mark(12); expires = try s.optionalString() }
+                else if K.key(key, is: "payment") { try seen.mark(13); payment = s.null() ? nil : try PaymentInfo.scan(&s) }
+                else { throw JSONScanner.GiveUp() }
+            }
+            guard let v, let id, let type, let occurred, let reservation, let event, let category, let user,
+                  let qty, let amount, let currency else { throw JSONScanner.GiveUp() }
+            var e = ReservationEvent(id: id, type: type, occurredAt: occurred, reservationID: reservation, eventID: event,
+                                     category: category, userID: user, quantity: qty, amount: amount, currency: currency,
+                                     createdAt: created, expiresAt: expires, payment: payment)
+            e.v = v
+            return e
+        }
+    }
+}
+
+extension PaymentInfo {
+    /// The `payment` object at the scanner's cursor (see `ReservationEvent.scanned`).
+    static func scan(_ s: inout JSONScanner) throws -> PaymentInfo {
+        var seen = JSONMembersSeen()
+        var ref: String?, status: String?, amount: Int?, currency: String?, reason: String?, attempt: Int?
+        try s.object { s, key in
+            typealias K = JSONScanner
+            if K.key(key, is: "ref") { try seen.mark(0); ref = try s.string() }
+            else if K.key(key, is: "status") { try seen.mark(1); status = try s.string() }
+            else if K.key(key, is: "amount") { try seen.mark(2); amount = try s.int() }
+            else if K.key(key, is: "currency") { try seen.mark(3); currency = try s.string() }
+            else if K.key(key, is: "reason") { try seen.mark(4); reason = try s.optionalString() }
+            else if K.key(key, is: "attempt") { try seen.mark(5); attempt = try s.optionalInt() }
+            else { throw JSONScanner.GiveUp() }
+        }
+        guard let ref, let status, let amount, let currency else { throw JSONScanner.GiveUp() }
+        return PaymentInfo(ref: ref, status: status, amount: amount, currency: currency, reason: reason, attempt: attempt)
     }
 }

@@ -67,7 +67,8 @@ public struct BookingConsumer: Service {
         let decoder = JSONDecoder()
         for message in batch {
             do {
-                let event = try decoder.decode(ReservationEvent.self, from: Data(message.value))
+                let event = try message.value.withUnsafeBytes { ReservationEvent.scanned(from: $0) }
+                    ?? decoder.decode(ReservationEvent.self, from: Data(message.value))
                 if let problem = event.problem { throw PoisonMessage(reason: problem) }
                 events.append(event)
             } catch {

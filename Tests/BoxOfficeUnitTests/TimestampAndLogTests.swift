@@ -100,3 +100,95 @@ import Testing
         }
     }
 }
+
+@Suite struct JSONScannerTests {
+    static func envelopes() -> [ReservationEvent] {
+        JSONObjectWriterTests.awkward.enumerated().map { n, text in
+            ReservationEvent(
+                id: "8f0e7c52-1d7a-5b3e-9c1a-\(String(repeating: "0", count: 12))", type: ReservationEventType.allCases[n % 5],
+                occurredAt: RFC3339Timestamp.string(milliseconds: 1_795_247_418_123 + Int64(n)), reservationID: "rs_\(n)", eventID: "ev_x",
+                category: text, userID: "user \(text)", quantity: n + 1, amount: n == 1 ? -5 : Int.max / 20 * n, currency: "EUR",
+                createdAt: n % 2 == 0 ? nil : "2026-11-21T07:50:18.000Z", expiresAt: n % 4 == 0 ? nil : "2026-11-21T08:00:18.000Z",
+                payment: n % 3 == 0 ? nil : PaymentInfo(ref: "pay_\(n)", status: "failed", amount: n, currency: "EUR",
+                                                        reason: n % 2 == 0 ? text : nil, attempt: n % 2 == 0 ? n : nil))
+        }
+    }
+
+    /// What the scanner reads equals what JSONDecoder reads; it reads every envelope the relay writes
+    /// whose text needs no escape, and gives up on the others.
+    @Test func readsEnvelopesAsJSONDecoderDoes() throws {
+        var read = 0
+        for event in Self.envelopes() {
+            let bytes = event.jsonBytes
+            let scanned = bytes.withUnsafeBytes { ReservationEvent.scanned(from: $0) }
+            let needsEscape = bytes.contains(UInt8(ascii: "\\"))
+            #expect((scanned == nil) == needsEscape, "\(String(decoding: bytes, as: UTF8.self))")
+            if let scanned {
+                #expect(scanned == (try JSONDecoder().decode(ReservationEvent.self, from: Data(bytes))))
+                read += 1
+            }
+        }
+        #expect(read >= 5)
+    }
+
+    /// Shapes the scanner must leave to JSONDecoder (it returns nil for each).
+    @Test func givesUpOnAnythingButThePlainShape() {
+        let base = #"{"event_id":"ev_x","category":"floor","qty":1}"#
+        let plain = Array(base.utf8).withUnsafeBytes { ReservationRoutes.ReserveRequest.scanned(from: $0) }
+        #expect(plain?.event_id == "ev_x" && plain?.category == "floor" && plain?.qty == 1)
+        let refused = [
+            #"{"event_id":"ev_x","category":"fl\u006for","qty":1}"#,   // escape
+            #"{"event_id":"ev_x","category":"floor","qty":1.0}"#,        // fraction
+            #"{"event_id":"ev_x","category":"floor","qty":1e0}"#,        // exponent
+            #"{"event_id":"ev_x","category":"floor","qty":01}"#,         // leading zero
+            #"{"event_id":"ev_x","category":"floor","qty":99999999999999999999}"#,  // overflow
+            #"{"event_id":"ev_x","category":"floor","qty":true}"#,       // boolean
+            #"{"event_id":"ev_x","category":"floor","qty":[1]}"#,        // array
+            #"{"event_id":"ev_x","category":"floor","qty":1,"qty":2}"#,  // repeated member
+            #"{"event_id":"ev_x","category":"floor","qty":1,"x":0}"#,    // unknown member
+            #"{"event_id":"ev_x","category":"floor"}"#,                  // missing member
+            #"{"event_id":"ev_x","category":"floor","qty":1} x"#,        // trailing bytes
+            #"{"event_id":"ev_x","category":"floor","qty":1,}"#,         // trailing comma
+            #"{"event_id":"ev_x","category":null,"qty":1}"#,             // null for a string
+            "{\"event_id\":\"ev_x\",\"category\":\"fl\too\",\"qty\":1}", // control character
+            #"[{"event_id":"ev_x","category":"floor","qty":1}]"#,
+            "",
+        ]
+        for text in refused {
+            #expect(Array(text.utf8).withUnsafeBytes { ReservationRoutes.ReserveRequest.scanned(from: $0) } == nil, "\(text)")
+        }
+        let invalidUTF8: [UInt8] = Array(#"{"event_id":"ev_x","category":""#.utf8) + [0xC3, 0x28] + Array(#"","qty":1}"#.utf8)
+        #expect(invalidUTF8.withUnsafeBytes { ReservationRoutes.ReserveRequest.scanned(from: $0) } == nil)
+    }
+
+    /// Random damage to valid documents: whenever the scanner still reads one, JSONDecoder reads the same.
+    @Test func neverAcceptsWhatJSONDecoderRejects() throws {
+        var g = SystemRandomNumberGenerator()
+        let seeds: [[UInt8]] = Self.envelopes().map(\.jsonBytes) + [Array(#" { "event_id" : "ev_x" , "category":"floor","qty": -12 } "#.utf8)]
+        let alphabet = Array(#"{}[]":,.-+0123456789eEnulltrfs \"#.utf8)
+        var read = 0
+        for i in 0..<20_000 {
+            var bytes = seeds[i % seeds.count]
+            for _ in 0..<Int.random(in: 1...3, using: &g) where !bytes.isEmpty {
+                let at = Int.random(in: 0..<bytes.count, using: &g)
+                switch Int.random(in: 0..<3, using: &g) {
+                case 0: bytes[at] = alphabet.randomElement(using: &g)!
+                case 1: bytes.remove(at: at)
+                default: bytes.insert(alphabet.randomElement(using: &g)!, at: at)
+                }
+            }
+            if let scanned = bytes.withUnsafeBytes({ ReservationEvent.scanned(from: $0) }) {
+                read += 1
+                let decoded = try? JSONDecoder().decode(ReservationEvent.self, from: Data(bytes))
+                #expect(decoded == scanned, "\(String(decoding: bytes, as: UTF8.self))")
+            }
+            if let scanned = bytes.withUnsafeBytes({ ReservationRoutes.ReserveRequest.scanned(from: $0) }) {
+                read += 1
+                let decoded = try? JSONDecoder().decode(ReservationRoutes.ReserveRequest.self, from: Data(bytes))
+                #expect(decoded?.event_id == scanned.event_id && decoded?.category == scanned.category && decoded?.qty == scanned.qty,
+                        "\(String(decoding: bytes, as: UTF8.self))")
+            }
+        }
+        #expect(read > 100, "the damage left too few readable documents to compare")
+    }
+}

@@ -1,3 +1,4 @@
+import BoxOfficeDomain
 import Foundation
 import Hummingbird
 import NIOCore
@@ -6,17 +7,38 @@ import NIOCore
 /// 413 over the size limit, 415 for a non-JSON content type, 400 for malformed
 /// JSON, 422 naming the field for a missing field or a wrong type.
 func decodeJSON<T: Decodable>(_ type: T.Type, from request: Request, context: BoxOfficeRequestContext) async throws -> T {
+    try decode(T.self, from: try await collectJSONBody(request, context: context))
+}
+
+/// A request body with a fast path: `scanned` reads the plain shape clients send
+/// with `JSONScanner`, and gives up (nil) on anything else, which `JSONDecoder`
+/// then reads, with the same acceptance and the same errors as without it.
+protocol ScannableRequestBody: Decodable {
+    static func scanned(from bytes: UnsafeRawBufferPointer) -> Self?
+}
+
+/// `decodeJSON`, trying `T.scanned` before `JSONDecoder`.
+func decodeJSON<T: ScannableRequestBody>(_ type: T.Type, from request: Request, context: BoxOfficeRequestContext) async throws -> T {
+    let buffer = try await collectJSONBody(request, context: context)
+    if let body = buffer.withUnsafeReadableBytes({ T.scanned(from: $0) }) { return body }
+    return try decode(T.self, from: buffer)
+}
+
+/// The body of a request that must be JSON: 415 for another content type, 413 over the size limit.
+private func collectJSONBody(_ request: Request, context: BoxOfficeRequestContext) async throws -> ByteBuffer {
     if let contentType = request.headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
         throw Problem(status: .unsupportedMediaType, code: "unsupported_media_type", title: "Unsupported Media Type",
                       detail: "Send the body as application/json.")
     }
-    let buffer: ByteBuffer
     do {
-        buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        return try await request.body.collect(upTo: context.maxUploadSize)
     } catch {
         throw Problem(status: .contentTooLarge, code: "body_too_large", title: "Content Too Large",
                       detail: "The body exceeds \(context.maxUploadSize / 1024) KiB.")
     }
+}
+
+private func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
     let data = Data(buffer.readableBytesView)
     do {
         return try requestDecoder.decode(T.self, from: data)

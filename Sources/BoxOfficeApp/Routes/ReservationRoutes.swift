@@ -11,10 +11,25 @@ struct ReservationRoutes {
     let payments: any PaymentGateway
     let bookings: any BookingRepository
 
-    struct ReserveRequest: Decodable {
+    struct ReserveRequest: ScannableRequestBody {
         var event_id: String
         var category: String
         var qty: Int
+
+        static func scanned(from bytes: UnsafeRawBufferPointer) -> ReserveRequest? {
+            JSONScanner.scan(bytes) { s in
+                var seen = JSONMembersSeen()
+                var event: String?, category: String?, qty: Int?
+                try s.object { s, key in
+                    if JSONScanner.key(key, is: "event_id") { try seen.mark(0); event = try s.string() }
+                    else if JSONScanner.key(key, is: "category") { try seen.mark(1); category = try s.string() }
+                    else if JSONScanner.key(key, is: "qty") { try seen.mark(2); qty = try s.int() }
+                    else { throw JSONScanner.GiveUp() }
+                }
+                guard let event, let category, let qty else { throw JSONScanner.GiveUp() }
+                return ReserveRequest(event_id: event, category: category, qty: qty)
+            }
+        }
     }
 
     struct ConfirmRequest: Decodable {
