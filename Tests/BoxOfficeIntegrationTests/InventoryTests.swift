@@ -195,6 +195,31 @@ struct InventoryTests {
         }
     }
 
+    /// Without a per-user limit no count is kept; a limit set later counts only the holds made under it,
+    /// and releasing an older, uncounted hold takes nothing from that count.
+    @Test func holdsMadeWithoutALimitAreNotCountedWhenOneIsSet() async throws {
+        try await withInventory(stock: 100) { f in
+            let inv = f.inventory
+            let limitField = "\(f.category.rawValue)|\(f.buyer(1).rawValue)"
+            guard case .held(let old, _) = try await inv.reserve(event: f.event, category: f.category, buyer: f.buyer(1), quantity: 3) else {
+                Issue.record("reserve failed"); return
+            }
+            #expect(try await inv.redis.send(["HEXISTS", .string(f.keys.limits), .string(limitField)]).int == 0)
+            let price = Money(amount: 4_500, currency: "EUR")
+            _ = try await inv.initCategory(event: f.event, category: f.category, totalStock: 100, price: price, maxPerUser: 2)
+            guard case .held = try await inv.reserve(event: f.event, category: f.category, buyer: f.buyer(1), quantity: 2) else {
+                Issue.record("reserve under the new limit failed"); return
+            }
+            #expect(try await inv.reserve(event: f.event, category: f.category, buyer: f.buyer(1), quantity: 1)
+                    == .limitExceeded(limit: 2, alreadyHeld: 2))
+            _ = try await inv.cancel(old.id, buyer: f.buyer(1))
+            #expect(try await inv.redis.send(["HGET", .string(f.keys.limits), .string(limitField)]).string == "2")
+            #expect(try await inv.reserve(event: f.event, category: f.category, buyer: f.buyer(1), quantity: 1)
+                    == .limitExceeded(limit: 2, alreadyHeld: 2))
+            #expect(try await f.stock() == StockLevels(total: 100, available: 98, held: 2, confirmed: 0))
+        }
+    }
+
     @Test func initCategoryRefusesATotalBelowWhatIsCommitted() async throws {
         try await withInventory(stock: 10) { f in
             let inv = f.inventory

@@ -14,7 +14,8 @@ if r.status == 'cancelled' then return { 'already_cancelled', flat } end
 if r.status ~= 'held' then return { 'not_held', flat } end
 local now = now_ms()
 release(stock, limits, r)
-redis.call('HSET', rkey, 'status', 'cancelled', 'cancelled_at', tostring(now))
+local at = tostring(now)
+redis.call('HSET', rkey, 'status', 'cancelled', 'cancelled_at', at)
 redis.call('ZREM', holds, r.rid)
-emit(outbox, 'reservation.cancelled', r, now, '', nil)
+emit(outbox, 'reservation.cancelled', r, at, '', nil)
 return { 'cancelled', redis.call('HGETALL', rkey) }

@@ -15,7 +15,8 @@ if not r then return refusal end
 local qty = tonumber(r.qty)
 redis.call('HINCRBY', stock, r.category .. '|held', -qty)
 redis.call('HINCRBY', stock, r.category .. '|confirmed', qty)
-redis.call('HSET', rkey, 'status', 'confirmed', 'confirmed_at', tostring(now), 'payment_ref', ARGV[2])
+local at = tostring(now)
+redis.call('HSET', rkey, 'status', 'confirmed', 'confirmed_at', at, 'payment_ref', ARGV[2])
 redis.call('ZREM', holds, r.rid)
-emit(outbox, 'reservation.confirmed', r, now, '', { 'payment_ref', ARGV[2], 'payment_status', 'succeeded' })
+emit(outbox, 'reservation.confirmed', r, at, '', { 'payment_ref', ARGV[2], 'payment_status', 'succeeded' })
 return { 'confirmed', redis.call('HGETALL', rkey) }

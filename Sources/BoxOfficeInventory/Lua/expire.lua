@@ -20,7 +20,8 @@ end
 local now = now_ms()
 if now < tonumber(r.expires) then return { 'not_due' } end
 release(stock, limits, r)
-redis.call('HSET', rkey, 'status', 'expired', 'expired_at', tostring(now))
+local at = tostring(now)
+redis.call('HSET', rkey, 'status', 'expired', 'expired_at', at)
 redis.call('ZREM', holds, r.rid)
-emit(outbox, 'reservation.expired', r, now, '', nil)
+emit(outbox, 'reservation.expired', r, at, '', nil)
 return { 'expired' }

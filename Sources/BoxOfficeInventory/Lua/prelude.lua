@@ -8,7 +8,8 @@
 -- script touches one Cluster slot):
 --   bo:{ev:E}:stock     HASH  <cat>|total, <cat>|available, <cat>|held, <cat>|confirmed
 --   bo:{ev:E}:meta      HASH  <cat>|price, <cat>|currency, <cat>|max (0 = no per-user limit)
---   bo:{ev:E}:limits    HASH  <cat>|<user> -> tickets held + confirmed by that user
+--   bo:{ev:E}:limits    HASH  <cat>|<user> -> tickets held + confirmed by that user, in a category
+--                             with a per-user limit (a hold made without one has uncounted = 1)
 --   bo:{ev:E}:holds     ZSET  reservation id -> expiry (ms, Redis time)
 --   bo:{ev:E}:r:<token> HASH  one reservation
 --   bo:{ev:E}:idem:<h>  STRING reservation id for an idempotency key (h = sha1 of user and key)
@@ -23,7 +24,8 @@ end
 
 -- A deterministic UUID (version 5 layout) from a seed: the same transition of
 -- the same reservation always gets the same event id, so re-publishing it is
--- absorbed by the worker's processed_events.
+-- absorbed by the worker (by processed_events, or for reservation.held by the
+-- booking row it created).
 local function event_uuid(seed)
   local h = redis.sha1hex(seed)
   local variant = string.format('%x', 8 + (tonumber(string.sub(h, 17, 17), 16) % 4))
@@ -39,12 +41,13 @@ local function load_hash(key)
   return t, flat
 end
 
--- Appends one event to the outbox stream. `extra` is a flat list of more fields.
+-- Appends one event to the outbox stream; `at` is its time (ms) as a string.
+-- `extra` is a flat list of more fields.
 local function emit(outbox, kind, r, at, seq, extra)
   local args = { outbox, '*',
     'id', event_uuid(r.rid .. '|' .. kind .. '|' .. seq),
     'type', kind, 'rid', r.rid, 'event', r.event, 'category', r.category, 'user', r.user,
-    'qty', r.qty, 'amount', r.amount, 'currency', r.currency, 'at', tostring(at),
+    'qty', r.qty, 'amount', r.amount, 'currency', r.currency, 'at', at,
     'created', r.created, 'expires', r.expires }
   if extra then
     for i = 1, #extra do args[#args + 1] = extra[i] end
@@ -52,11 +55,13 @@ local function emit(outbox, kind, r, at, seq, extra)
   return redis.call('XADD', unpack(args))
 end
 
--- Returns a hold's tickets to available stock and to the buyer's allowance.
+-- Returns a hold's tickets to available stock and, when the hold was counted
+-- against a per-user limit, to the buyer's allowance.
 local function release(stock, limits, r)
   local qty = tonumber(r.qty)
   redis.call('HINCRBY', stock, r.category .. '|available', qty)
   redis.call('HINCRBY', stock, r.category .. '|held', -qty)
+  if r.uncounted == '1' then return end
   local left = redis.call('HINCRBY', limits, r.category .. '|' .. r.user, -qty)
   if left <= 0 then redis.call('HDEL', limits, r.category .. '|' .. r.user) end
 end

@@ -51,16 +51,25 @@ if available < qty then return { 'sold_out', available } end
 
 if redis.call('EXISTS', rkey) == 1 then return { 'id_taken' } end
 
-local expires = now + tonumber(ARGV[6])
-local amount = price * qty
-redis.call('HINCRBY', stock, cat .. '|available', -qty)
-redis.call('HINCRBY', stock, cat .. '|held', qty)
-redis.call('HINCRBY', limits, limit_field, qty)
-local r = { rid = rid, event = event, category = cat, user = user, qty = tostring(qty),
-  amount = string.format('%d', amount), currency = currency, created = tostring(now), expires = tostring(expires) }
-redis.call('HSET', rkey, 'rid', r.rid, 'event', r.event, 'category', r.category, 'user', r.user, 'qty', r.qty,
-  'amount', r.amount, 'currency', r.currency, 'status', 'held', 'created', r.created, 'expires', r.expires)
-redis.call('ZADD', holds, expires, rid)
-if use_idem then redis.call('SET', idem, rid, 'EX', tonumber(ARGV[9])) end
-emit(outbox, 'reservation.held', r, now, '', nil)
+-- Numbers become strings once each (Lua formats them with sprintf): qty as the
+-- caller wrote it, once it is known to be a plain integer.
+local qty_s = tostring(qty)
+local r = { rid = rid, event = event, category = cat, user = user, qty = qty_s,
+  amount = qty == 1 and m[1] or string.format('%d', price * qty), currency = currency,
+  created = tostring(now), expires = tostring(now + tonumber(ARGV[6])) }
+redis.call('HINCRBY', stock, cat .. '|available', '-' .. qty_s)
+redis.call('HINCRBY', stock, cat .. '|held', qty_s)
+if max_user > 0 then
+  redis.call('HINCRBY', limits, limit_field, qty_s)
+  redis.call('HSET', rkey, 'rid', r.rid, 'event', r.event, 'category', r.category, 'user', r.user, 'qty', r.qty,
+    'amount', r.amount, 'currency', r.currency, 'status', 'held', 'created', r.created, 'expires', r.expires)
+else
+  -- No per-user limit: the buyer's count is not kept, and release() must not take from it.
+  redis.call('HSET', rkey, 'rid', r.rid, 'event', r.event, 'category', r.category, 'user', r.user, 'qty', r.qty,
+    'amount', r.amount, 'currency', r.currency, 'status', 'held', 'created', r.created, 'expires', r.expires,
+    'uncounted', '1')
+end
+redis.call('ZADD', holds, r.expires, rid)
+if use_idem then redis.call('SET', idem, rid, 'EX', ARGV[9]) end
+emit(outbox, 'reservation.held', r, r.created, '', nil)
 return { 'held', r.created, r.expires, r.amount, r.currency }
