@@ -66,10 +66,14 @@ public struct RequestMiddleware: RouterMiddleware {
         let (requests, duration) = metrics.handles(method: request.method.rawValue, route: route, status: response.status.code)
         requests.increment()
         duration.recordNanoseconds(Int64(seconds * 1e9))
-        context.logger.info("request", metadata: [
+        var line: Logger.Metadata = [
             "method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "route": "\(route)",
             "status": "\(response.status.code)", "duration_ms": "\(String(format: "%.2f", seconds * 1000))",
-        ])
+        ]
+        // What a request created (a 201's Location, e.g. the new reservation) is on its access line,
+        // so the route needs no line of its own for it.
+        if let location = response.headers[.location] { line["location"] = "\(location)" }
+        context.logger.info("request", metadata: line)
         return response
     }
 

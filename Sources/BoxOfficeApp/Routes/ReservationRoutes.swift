@@ -129,7 +129,8 @@ struct ReservationRoutes {
         switch try await inventory.reserve(event: event, category: category, buyer: buyer, quantity: body.qty, idempotencyKey: idempotencyKey) {
         case .held(let r, let replayed):
             BusinessMetrics.reservation(replayed ? "replayed" : "held")
-            logger.info(replayed ? "reservation replayed" : "reservation held", metadata: [LogKey.reservationID: "\(r.id)"])
+            // The access line of this request carries the new reservation (its Location) at info.
+            logger.debug(replayed ? "reservation replayed" : "reservation held", metadata: [LogKey.reservationID: "\(r.id)"])
             if replayed { headers[.idempotentReplayed] = "true" }
             if let burst = inventory.configuration.reserveRate?.burst { headers[.rateLimitLimit] = String(burst) }
             headers[.location] = "/reservations/\(r.id.rawValue)"
