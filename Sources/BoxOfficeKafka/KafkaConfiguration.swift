@@ -18,8 +18,10 @@ public struct KafkaConfiguration: Sendable {
 public struct KafkaProducerConfiguration: Sendable {
     /// Connection settings.
     public var kafka: KafkaConfiguration
-    /// `linger.ms`: how long to wait to fill a batch. Default 10 ms.
-    public var lingerMilliseconds: Int = 10
+    /// `linger.ms`: how long to wait to fill a batch. Default 25 ms: in a rush the
+    /// relay's batches reach the broker fuller, which costs the broker, the
+    /// worker and PostgreSQL less per event, for 25 ms more of confirm → row lag.
+    public var lingerMilliseconds: Int = 25
     /// `message.timeout.ms`: how long librdkafka retries a message before
     /// reporting failure. Default 30 s.
     public var messageTimeoutMilliseconds: Int = 30_000
