@@ -142,11 +142,9 @@ public struct OutboxRelay: Service {
             }
         }
         if !delivered.isEmpty {
-            let ids = delivered.map(RedisArgument.string)
-            _ = try await redis.pipeline([
-                ["XACK", .string(stream), .string(Self.group)] + ids,
-                ["XDEL", .string(stream)] + ids,
-            ])
+            try await redis.send(["XACK", .string(stream), .string(Self.group)] + delivered.map(RedisArgument.string))
+            // Acknowledged entries leave the stream by one trim up to the oldest entry any group still needs.
+            try await redis.eval(InventoryScripts.trimOutbox, keys: [.string(stream)], arguments: [])
         }
         published.increment(by: delivered.count)
         if delivered.count < entries.count { failed.increment(by: entries.count - delivered.count) }
