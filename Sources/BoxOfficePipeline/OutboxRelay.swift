@@ -21,7 +21,7 @@ public struct OutboxRelay: Service {
         /// Kafka topic. Default `reservations`.
         public var topic = "reservations"
         /// Entries read per stream per round. Default 500.
-        public var batchSize = 500
+        public var batchSize = 1_500
         /// Pause when a round found nothing. Default 10 ms.
         public var idleDelay: Duration = .milliseconds(10)
         /// A pending entry idle this long is claimed by another relay (or retried). Default 10 s.
