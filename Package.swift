@@ -152,7 +152,7 @@ let package = Package(
         .testTarget(
             name: "BoxOfficeUnitTests",
             dependencies: [
-                "BoxOfficeDomain", "BoxOfficeApp", "BoxOfficeRedis", "BoxOfficePostgres",
+                "BoxOfficeDomain", "BoxOfficeApp", "BoxOfficeRedis", "BoxOfficePostgres", "BoxOfficeInventory", "BoxOfficePipeline",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: testSwiftSettings),

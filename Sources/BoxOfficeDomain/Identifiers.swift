@@ -86,8 +86,13 @@ public struct CategoryName: Hashable, Sendable, CustomStringConvertible {
 public struct BuyerID: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: String
 
+    /// 1–200 bytes without control characters (a buyer id is written into keys and
+    /// into outbox entries, whose fields are separated by one).
     public init?(_ rawValue: String) {
-        guard (1...200).contains(rawValue.utf8.count) else { return nil }
+        guard (1...200).contains(rawValue.utf8.count),
+              !rawValue.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }),
+              !rawValue.unicodeScalars.contains(where: { $0.value >= 0x80 && $0.properties.generalCategory == .control })
+        else { return nil }
         self.rawValue = rawValue
     }
 

@@ -125,7 +125,7 @@ public struct RedisInventory: Sendable {
         let parts = try ScriptReply(try await redis.eval(
             InventoryScripts.confirm,
             keys: [keys.reservation(id), keys.stock, keys.holds, keys.outbox].map(RedisArgument.string),
-            arguments: [.string(buyer.rawValue), .string(paymentReference)]))
+            arguments: [.string(buyer.rawValue), .string(OutboxEntry.clean(paymentReference))]))
         switch parts.status {
         case "confirmed": return .confirmed(try parts.reservation(1))
         case "already_confirmed": return .alreadyConfirmed(try parts.reservation(1))
@@ -143,7 +143,7 @@ public struct RedisInventory: Sendable {
         let parts = try ScriptReply(try await redis.eval(
             InventoryScripts.paymentFailed,
             keys: [keys.reservation(id), keys.outbox].map(RedisArgument.string),
-            arguments: [.string(buyer.rawValue), .string(paymentReference), .string(reason)]))
+            arguments: [.string(buyer.rawValue), .string(OutboxEntry.clean(paymentReference)), .string(OutboxEntry.clean(reason))]))
         switch parts.status {
         case "recorded": return .recorded(try parts.reservation(2), attempt: try parts.int(1))
         case "already_confirmed": return .alreadyConfirmed(try parts.reservation(1))

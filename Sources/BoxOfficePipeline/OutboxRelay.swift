@@ -97,7 +97,7 @@ public struct OutboxRelay: Service {
     /// that at most every `claimIdle / 2` per event, not on every round.
     public func relayOnce(event: EventID, claim: Bool = true) async throws -> Int {
         let stream = InventoryKeys(event: event).outbox
-        var entries: [(String, OutboxFields)] = []
+        var entries: [(String, OutboxEntry?)] = []
         if claim {
             let idleMs = Int(configuration.claimIdle.inMilliseconds)
             let claimed = try await redis.send([
@@ -125,6 +125,7 @@ public struct OutboxRelay: Service {
             // entries is prepared in slices, letting waiting requests run in between.
             if n > 0 && n % 64 == 0 { await Task.yield() }
             do {
+                guard let fields else { throw EnvelopeError(field: "e") }
                 let envelope = try Self.envelope(fields)
                 messages.append((Array(envelope.reservation_id.utf8), envelope.jsonBytes))
                 publishable.append(id)
@@ -159,52 +160,22 @@ public struct OutboxRelay: Service {
     }
 
     /// The fields of one outbox entry, as reserve.lua and the other scripts write them.
-    struct OutboxFields {
-        var id, type, rid, event, category, user, qty, amount, currency, at, created, expires: String?
-        var paymentRef, paymentStatus, reason, attempt: String?
-
-        init(_ flat: [RESPValue]) {
-            for i in stride(from: 0, to: flat.count - 1, by: 2) {
-                guard let k = flat[i].string, let v = flat[i + 1].string else { continue }
-                switch k {
-                case "id": id = v
-                case "type": type = v
-                case "rid": rid = v
-                case "event": event = v
-                case "category": category = v
-                case "user": user = v
-                case "qty": qty = v
-                case "amount": amount = v
-                case "currency": currency = v
-                case "at": at = v
-                case "created": created = v
-                case "expires": expires = v
-                case "payment_ref": paymentRef = v
-                case "payment_status": paymentStatus = v
-                case "reason": reason = v
-                case "attempt": attempt = v
-                default: continue  // a field a newer script added: not part of envelope v1
-                }
-            }
-        }
-    }
-
-    static func entries(_ value: RESPValue) -> [(String, OutboxFields)] {
+    static func entries(_ value: RESPValue) -> [(String, OutboxEntry?)] {
         (value.array ?? []).compactMap { entry in
             guard let parts = entry.array, parts.count == 2, let id = parts[0].string, let fields = parts[1].array else { return nil }
-            return (id, OutboxFields(fields))
+            return (id, OutboxEntry(fields: fields))
         }
     }
 
     struct EnvelopeError: Error { var field: String }
 
     /// The Kafka envelope of one outbox entry.
-    static func envelope(_ f: OutboxFields) throws -> ReservationEvent {
-        func need(_ v: String?, _ k: String) throws -> String {
-            guard let v, !v.isEmpty else { throw EnvelopeError(field: k) }
+    static func envelope(_ f: OutboxEntry) throws -> ReservationEvent {
+        func need(_ v: String, _ k: String) throws -> String {
+            guard !v.isEmpty else { throw EnvelopeError(field: k) }
             return v
         }
-        func ms(_ v: String?) -> String? { v.flatMap { Int64($0) }.map(RFC3339Timestamp.string(milliseconds:)) }
+        func ms(_ v: String) -> String? { Int64(v).map(RFC3339Timestamp.string(milliseconds:)) }
         guard let type = ReservationEventType(rawValue: try need(f.type, "type")),
               let qty = Int(try need(f.qty, "qty")), let amount = Int(try need(f.amount, "amount")),
               let at = ms(f.at)

@@ -79,7 +79,6 @@ public struct Reconciler: Sendable {
             case .expired: types.append(.expired)
             }
             for type in types {
-                var args: [RedisArgument] = ["XADD", .string(keys.outbox), "*"]
                 let at: String
                 switch type {
                 case .confirmed: at = r["confirmed_at"] ?? r["created"] ?? "0"
@@ -87,14 +86,13 @@ public struct Reconciler: Sendable {
                 case .expired: at = r["expired_at"] ?? r["created"] ?? "0"
                 default: at = r["created"] ?? "0"
                 }
-                var f: [(String, String)] = [
-                    ("id", UUID().uuidString.lowercased()), ("type", type.rawValue), ("rid", id.rawValue), ("event", event.rawValue),
-                    ("category", r["category"] ?? ""), ("user", r["user"] ?? ""), ("qty", r["qty"] ?? "0"), ("amount", r["amount"] ?? "0"),
-                    ("currency", r["currency"] ?? ""), ("at", at), ("created", r["created"] ?? "0"), ("expires", r["expires"] ?? "0"),
-                ]
-                if type == .confirmed, let ref = r["payment_ref"] { f += [("payment_ref", ref), ("payment_status", "succeeded")] }
-                for (k, v) in f { args += [.string(k), .string(v)] }
-                try await redis.send(args)
+                let confirmedRef = type == .confirmed ? r["payment_ref"] : nil
+                let entry = OutboxEntry(
+                    id: UUID().uuidString.lowercased(), type: type.rawValue, rid: id.rawValue, event: event.rawValue,
+                    category: r["category"] ?? "", user: r["user"] ?? "", qty: r["qty"] ?? "0", amount: r["amount"] ?? "0",
+                    currency: r["currency"] ?? "", at: at, created: r["created"] ?? "0", expires: r["expires"] ?? "0",
+                    paymentRef: confirmedRef, paymentStatus: confirmedRef == nil ? nil : "succeeded")
+                try await redis.send(["XADD", .string(keys.outbox), "*", "e", .string(entry.packed)])
                 queued += 1
             }
         }

@@ -29,10 +29,11 @@ struct RelayBench: AsyncParsableCommand {
         for chunk in stride(from: 0, to: entries, by: 1_000) {
             let commands: [[RedisArgument]] = (chunk..<min(chunk + 1_000, entries)).map { i in
                 let rid = ReservationID.random(in: event).rawValue
-                return ["XADD", .string(keys.outbox), "*", "id", .string(UUID().uuidString.lowercased()), "type", "reservation.held",
-                        "rid", .string(rid), "event", .string(event.rawValue), "category", "floor", "user", .string("u\(i)"),
-                        "qty", "1", "amount", "100", "currency", "EUR", "at", "1795240000000", "created", "1795240000000",
-                        "expires", "1795240600000"]
+                let entry = OutboxEntry(
+                    id: UUID().uuidString.lowercased(), type: "reservation.held", rid: rid, event: event.rawValue, category: "floor",
+                    user: "u\(i)", qty: "1", amount: "100", currency: "EUR", at: "1795240000000", created: "1795240000000",
+                    expires: "1795240600000")
+                return ["XADD", .string(keys.outbox), "*", "e", .string(entry.packed)]
             }
             _ = try await client.pipeline(commands)
         }

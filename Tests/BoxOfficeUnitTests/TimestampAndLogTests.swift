@@ -1,4 +1,7 @@
 @testable import BoxOfficeApp
+import BoxOfficeInventory
+@testable import BoxOfficePipeline
+import BoxOfficeRedis
 import BoxOfficeDomain
 import Foundation
 import Logging
@@ -190,5 +193,45 @@ import Testing
             }
         }
         #expect(read > 100, "the damage left too few readable documents to compare")
+    }
+}
+
+@Suite struct OutboxEntryTests {
+    func bulk(_ s: String) -> RESPValue { .bulkString(Array(s.utf8)) }
+
+    static let entry = OutboxEntry(
+        id: "8f0e7c52-1d7a-5b3e-9c1a-000000000000", type: "payment.failed", rid: "ev_x.00ab", event: "ev_x", category: "Floor é|票",
+        user: "user with spaces | and bars", qty: "2", amount: "9000", currency: "EUR", at: "1795247418123", created: "1795247418000",
+        expires: "1795248018000", paymentRef: "pay_1", paymentStatus: "failed", reason: "card declined", attempt: "3")
+
+    /// What reserve.lua writes (one field, 16 values joined by U+001F) reads back field for field.
+    @Test func packedEntriesReadBack() throws {
+        let read = try #require(OutboxEntry(fields: [bulk("e"), bulk(Self.entry.packed)]))
+        #expect(read == Self.entry)
+        var held = Self.entry
+        (held.type, held.paymentRef, held.paymentStatus, held.reason, held.attempt) = ("reservation.held", nil, nil, nil, nil)
+        #expect(OutboxEntry(fields: [bulk("e"), bulk(held.packed)]) == held)
+        #expect(held.packed.utf8.filter { $0 == OutboxEntry.separator }.count == 15)
+        #expect(OutboxEntry(fields: [bulk("e"), bulk("a\u{1F}b")]) == nil, "a wrong field count is refused")
+    }
+
+    /// Entries of the layout before packing (one stream field per value) still read, so a stream
+    /// written before an upgrade drains after it.
+    @Test func olderLayoutStillReads() throws {
+        let flat = OutboxEntry.order.flatMap { name -> [RESPValue] in
+            guard let value = Self.entry.fields[name] else { return [] }
+            return [bulk(name), bulk(value)]
+        }
+        #expect(OutboxEntry(fields: flat) == Self.entry)
+        let envelope = try OutboxRelay.envelope(try #require(OutboxEntry(fields: flat)))
+        #expect(envelope.payment?.attempt == 3 && envelope.user_id == Self.entry.user && envelope.category == Self.entry.category)
+    }
+
+    /// Free text a script writes into an entry loses its control characters; buyer ids with one are refused.
+    @Test func separatorCannotReachAnEntry() {
+        #expect(OutboxEntry.clean("declined\u{1F}by\nbank\u{85}") == "declined by bank ")
+        #expect(OutboxEntry.clean("plain é") == "plain é")
+        #expect(BuyerID("user\u{1F}x") == nil && BuyerID("user\u{7F}") == nil && BuyerID("u\u{85}") == nil)
+        #expect(BuyerID("user | é 票") != nil)
     }
 }

@@ -18,5 +18,5 @@ redis.call('HINCRBY', stock, r.category .. '|confirmed', qty)
 local at = tostring(now)
 redis.call('HSET', rkey, 'status', 'confirmed', 'confirmed_at', at, 'payment_ref', ARGV[2])
 redis.call('ZREM', holds, r.rid)
-emit(outbox, 'reservation.confirmed', r, at, '', { 'payment_ref', ARGV[2], 'payment_status', 'succeeded' })
+emit(outbox, 'reservation.confirmed', r, at, '', { ref = ARGV[2], status = 'succeeded' })
 return { 'confirmed', redis.call('HGETALL', rkey) }

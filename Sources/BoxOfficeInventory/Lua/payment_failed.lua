@@ -10,6 +10,7 @@ local rkey, outbox = KEYS[1], KEYS[2]
 local r, refusal, now = load_live_hold(rkey, ARGV[1])
 if not r then return refusal end
 local attempt = redis.call('HINCRBY', rkey, 'payment_failures', 1)
-emit(outbox, 'payment.failed', r, tostring(now), tostring(attempt),
-  { 'payment_ref', ARGV[2], 'payment_status', 'failed', 'reason', ARGV[3], 'attempt', tostring(attempt) })
+local attempt_s = tostring(attempt)
+emit(outbox, 'payment.failed', r, tostring(now), attempt_s,
+  { ref = ARGV[2], status = 'failed', reason = ARGV[3], attempt = attempt_s })
 return { 'recorded', attempt, redis.call('HGETALL', rkey) }

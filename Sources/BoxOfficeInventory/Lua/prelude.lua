@@ -13,7 +13,7 @@
 --   bo:{ev:E}:holds     ZSET  reservation id -> expiry (ms, Redis time)
 --   bo:{ev:E}:r:<token> HASH  one reservation
 --   bo:{ev:E}:idem:<h>  STRING reservation id for an idempotency key (h = sha1 of user and key)
---   bo:{ev:E}:outbox    STREAM events for the relay
+--   bo:{ev:E}:outbox    STREAM events for the relay, one field e each (see emit)
 --   bo:{ev:E}:rl:<user> STRING the buyer's reserve rate limit (GCRA theoretical arrival time)
 
 -- Milliseconds since 1970 from the Redis server's clock, never the caller's.
@@ -41,18 +41,18 @@ local function load_hash(key)
   return t, flat
 end
 
--- Appends one event to the outbox stream; `at` is its time (ms) as a string.
--- `extra` is a flat list of more fields.
-local function emit(outbox, kind, r, at, seq, extra)
-  local args = { outbox, '*',
-    'id', event_uuid(r.rid .. '|' .. kind .. '|' .. seq),
-    'type', kind, 'rid', r.rid, 'event', r.event, 'category', r.category, 'user', r.user,
-    'qty', r.qty, 'amount', r.amount, 'currency', r.currency, 'at', at,
-    'created', r.created, 'expires', r.expires }
-  if extra then
-    for i = 1, #extra do args[#args + 1] = extra[i] end
-  end
-  return redis.call('XADD', unpack(args))
+-- Appends one event to the outbox stream as one field, e: the event's 16
+-- fields joined by the unit separator (\31), in OutboxEntry.order (id, type,
+-- rid, event, category, user, qty, amount, currency, at, created, expires,
+-- payment_ref, payment_status, reason, attempt), absent ones empty. `at` is the
+-- event's time (ms) as a string; `p` is nil or the payment's ref, status,
+-- reason and attempt.
+local function emit(outbox, kind, r, at, seq, p)
+  p = p or {}
+  return redis.call('XADD', outbox, '*', 'e', table.concat({
+    event_uuid(r.rid .. '|' .. kind .. '|' .. seq), kind, r.rid, r.event, r.category, r.user,
+    r.qty, r.amount, r.currency, at, r.created, r.expires,
+    p.ref or '', p.status or '', p.reason or '', p.attempt or '' }, '\31'))
 end
 
 -- Returns a hold's tickets to available stock and, when the hold was counted

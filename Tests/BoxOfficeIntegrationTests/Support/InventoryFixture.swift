@@ -22,9 +22,7 @@ struct InventoryFixture: Sendable {
         let reply = try await inventory.redis.send(["XRANGE", .string(keys.outbox), "-", "+"])
         return (reply.array ?? []).compactMap { entry -> [String: String]? in
             guard let parts = entry.array, parts.count == 2, let fields = parts[1].array else { return nil }
-            var d: [String: String] = [:]
-            for i in stride(from: 0, to: fields.count - 1, by: 2) { d[fields[i].string ?? ""] = fields[i + 1].string ?? "" }
-            return d
+            return OutboxEntry(fields: fields)?.fields
         }
     }
 }

@@ -1,0 +1,82 @@
+import BoxOfficeRedis
+
+/// One entry of an event's outbox stream: a reservation's transition, as the
+/// scripts write it and the relay publishes it.
+///
+/// An entry is one stream field, `e`, holding the event's 16 fields joined by
+/// the unit separator (U+001F), in the order of `OutboxEntry.order`; absent
+/// fields are empty. None of the fields can hold the separator: ids, numbers
+/// and currencies are validated, category names and buyer ids refuse control
+/// characters, and payment references and reasons are cleaned before they reach
+/// a script. One field instead of sixteen pairs makes each reservation's
+/// `XADD`, its AOF record and the relay's `XREADGROUP` reply about a third as
+/// long. Entries of the older layout (one stream field per event field) are
+/// still read, so a stream written before an upgrade drains after it.
+public struct OutboxEntry: Sendable, Equatable {
+    public var id, type, rid, event, category, user, qty, amount, currency, at, created, expires: String
+    public var paymentRef, paymentStatus, reason, attempt: String?
+
+    /// The field names, in packed order (also the field names of the older layout).
+    public static let order = [
+        "id", "type", "rid", "event", "category", "user", "qty", "amount", "currency", "at", "created", "expires",
+        "payment_ref", "payment_status", "reason", "attempt",
+    ]
+
+    /// The separator of the packed layout, U+001F.
+    public static let separator: UInt8 = 0x1F
+
+    public init(id: String, type: String, rid: String, event: String, category: String, user: String, qty: String, amount: String,
+                currency: String, at: String, created: String, expires: String,
+                paymentRef: String? = nil, paymentStatus: String? = nil, reason: String? = nil, attempt: String? = nil) {
+        self.id = id; self.type = type; self.rid = rid; self.event = event; self.category = category; self.user = user
+        self.qty = qty; self.amount = amount; self.currency = currency; self.at = at; self.created = created; self.expires = expires
+        self.paymentRef = paymentRef; self.paymentStatus = paymentStatus; self.reason = reason; self.attempt = attempt
+    }
+
+    /// The entry of a stream entry's flat field list, packed or of the older layout;
+    /// `nil` when it has neither shape.
+    public init?(fields flat: [RESPValue]) {
+        if flat.count == 2, flat[0].string == "e", let packed = flat[1].string {
+            let parts = packed.utf8.split(separator: Self.separator, omittingEmptySubsequences: false)
+            guard parts.count == Self.order.count else { return nil }
+            func at(_ i: Int) -> String { String(Substring(parts[i])) }
+            func optional(_ i: Int) -> String? { parts[i].isEmpty ? nil : at(i) }
+            self.init(id: at(0), type: at(1), rid: at(2), event: at(3), category: at(4), user: at(5), qty: at(6), amount: at(7),
+                      currency: at(8), at: at(9), created: at(10), expires: at(11),
+                      paymentRef: optional(12), paymentStatus: optional(13), reason: optional(14), attempt: optional(15))
+            return
+        }
+        var d: [String: String] = [:]
+        for i in stride(from: 0, to: flat.count - 1, by: 2) {
+            guard let k = flat[i].string, let v = flat[i + 1].string else { continue }
+            d[k] = v
+        }
+        guard let id = d["id"], let type = d["type"], let rid = d["rid"] else { return nil }
+        self.init(id: id, type: type, rid: rid, event: d["event"] ?? "", category: d["category"] ?? "", user: d["user"] ?? "",
+                  qty: d["qty"] ?? "", amount: d["amount"] ?? "", currency: d["currency"] ?? "", at: d["at"] ?? "",
+                  created: d["created"] ?? "", expires: d["expires"] ?? "",
+                  paymentRef: d["payment_ref"], paymentStatus: d["payment_status"], reason: d["reason"], attempt: d["attempt"])
+    }
+
+    /// The value of the stream field `e`.
+    public var packed: String {
+        [id, type, rid, event, category, user, qty, amount, currency, at, created, expires,
+         paymentRef ?? "", paymentStatus ?? "", reason ?? "", attempt ?? ""].joined(separator: "\u{1F}")
+    }
+
+    /// The present fields by name, e.g. for a test or a dump.
+    public var fields: [String: String] {
+        let values: [String?] = [id, type, rid, event, category, user, qty, amount, currency, at, created, expires,
+                                 paymentRef, paymentStatus, reason, attempt]
+        var d: [String: String] = [:]
+        for (name, value) in zip(Self.order, values) { if let value { d[name] = value } }
+        return d
+    }
+
+    /// `s` with every control character (the separator among them) replaced by a space:
+    /// for the free text a script writes into an entry (payment references and reasons).
+    public static func clean(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return s }
+        return String(String.UnicodeScalarView(s.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : $0 }))
+    }
+}
