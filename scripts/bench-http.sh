@@ -44,6 +44,7 @@ if [ "$TOOL" = wrk ]; then
     HEALTH="$(wrk_phase health /health)"
     sleep 2  # let the health phase's connections close before the next phase
     RESERVE="$(wrk_phase reserve /reserve)"
+    BACKLOG="$(redis-cli -p "$BOXOFFICE_REDIS_PORT" xlen "bo:{ev:$EVENT}:outbox" | tr -d '\r')"
     [ -n "$HEALTH" ] && [ -n "$RESERVE" ] || die "wrk produced no figures; see $RUN/bench-http.log"
     OUT="$(python3 - "$HEALTH" "$RESERVE" <<'PY'
 import json, sys
@@ -61,7 +62,11 @@ else
     OUT="$("$VENV/bin/k6" run -q -e BASE_URL="$BASE" -e USER_TOKENS_FILE="$RUN/bench-tokens.txt" -e EVENT_ID="$EVENT" \
         -e VUS="$VUS" -e SECONDS="$SECONDS_EACH" "$ROOT/k6/bench-http.js" 2>"$RUN/bench-http.log" | tail -1)"
     [ -n "$OUT" ] || die "k6 produced no figures; see $RUN/bench-http.log"
+    BACKLOG="$(redis-cli -p "$BOXOFFICE_REDIS_PORT" xlen "bo:{ev:$EVENT}:outbox" | tr -d '\r')"
 fi
+# Work the reserves left behind (entries the relay has not yet published) is not in the
+# figures; a backlog that is a fraction of a second of reserves means the pipeline kept up.
+echo "outbox backlog when the reserve phase ended: ${BACKLOG:-?} entries"
 python3 - "$OUT" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])
