@@ -36,13 +36,20 @@ public struct OutboxEntry: Sendable, Equatable {
     /// The entry of a stream entry's flat field list, packed or of the older layout;
     /// `nil` when it has neither shape.
     public init?(fields flat: [RESPValue]) {
-        if flat.count == 2, flat[0].string == "e", let packed = flat[1].string {
-            let parts = packed.utf8.split(separator: Self.separator, omittingEmptySubsequences: false)
+        if flat.count == 2, case .bulkString(let name) = flat[0], name == [UInt8(ascii: "e")], case .bulkString(let packed) = flat[1] {
+            // Straight from the reply's bytes: the separator is ASCII, so it never splits a character.
+            var parts: [String] = []
+            parts.reserveCapacity(Self.order.count)
+            var start = 0
+            for i in 0...packed.count where i == packed.count || packed[i] == Self.separator {
+                guard parts.count < Self.order.count else { return nil }
+                parts.append(String(decoding: packed[start..<i], as: UTF8.self))
+                start = i + 1
+            }
             guard parts.count == Self.order.count else { return nil }
-            func at(_ i: Int) -> String { String(Substring(parts[i])) }
-            func optional(_ i: Int) -> String? { parts[i].isEmpty ? nil : at(i) }
-            self.init(id: at(0), type: at(1), rid: at(2), event: at(3), category: at(4), user: at(5), qty: at(6), amount: at(7),
-                      currency: at(8), at: at(9), created: at(10), expires: at(11),
+            func optional(_ i: Int) -> String? { parts[i].isEmpty ? nil : parts[i] }
+            self.init(id: parts[0], type: parts[1], rid: parts[2], event: parts[3], category: parts[4], user: parts[5], qty: parts[6],
+                      amount: parts[7], currency: parts[8], at: parts[9], created: parts[10], expires: parts[11],
                       paymentRef: optional(12), paymentStatus: optional(13), reason: optional(14), attempt: optional(15))
             return
         }
