@@ -20,7 +20,9 @@ public struct OutboxRelay: Service {
     public struct Configuration: Sendable {
         /// Kafka topic. Default `reservations`.
         public var topic = "reservations"
-        /// Entries read per stream per round. Default 500.
+        /// Entries read per stream per round. Default 1,500: a round waits for the
+        /// broker's delivery reports (about `linger.ms` and a round trip), so this
+        /// bounds the relay's rate; 500 capped it near the API's reserve rate.
         public var batchSize = 1_500
         /// Pause when a round found nothing. Default 10 ms.
         public var idleDelay: Duration = .milliseconds(10)
@@ -159,7 +161,8 @@ public struct OutboxRelay: Service {
         return replies.reduce(0) { $0 + ($1.int ?? 0) }
     }
 
-    /// The fields of one outbox entry, as reserve.lua and the other scripts write them.
+    /// The entries of an `XREADGROUP` or `XAUTOCLAIM` reply: each id, with its entry
+    /// (`nil` when the fields have neither layout, see `OutboxEntry`).
     static func entries(_ value: RESPValue) -> [(String, OutboxEntry?)] {
         (value.array ?? []).compactMap { entry in
             guard let parts = entry.array, parts.count == 2, let id = parts[0].string, let fields = parts[1].array else { return nil }
