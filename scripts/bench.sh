@@ -24,7 +24,7 @@ log "1/4 inventory"
 log "2/4 worker writer"
 "$BINDIR/boxoffice-bench" worker --database-url "$BOXOFFICE_DATABASE_URL" --events 20000 | tee "$OUT/worker.txt" | grep -v RESULT
 log "3/4 HTTP"
-"$ROOT/scripts/bench-http.sh" 15 64 2>&1 | tee "$OUT/http.txt" | grep -E "req/s|ratio"
+"$ROOT/scripts/bench-http.sh" 15 64 2>&1 | tee "$OUT/http.txt" | grep -E "req/s|ratio|backlog"
 
 log "4/4 rehearsal: k6 ticket war and buyer flow"
 CTL="$BINDIR/boxofficectl"
@@ -73,7 +73,7 @@ report = {
     "oversold": oversold, "lost": lost, "duplicated": duplicated,
     "inventory": [l for l in open(f"{out}/inventory.txt").read().splitlines() if "ops/s" in l or "ratio" in l or l.startswith("relay:")],
     "worker": [l for l in open(f"{out}/worker.txt").read().splitlines() if not l.startswith("RESULT")],
-    "http": [l for l in open(f"{out}/http.txt").read().splitlines() if "req/s" in l or "ratio" in l],
+    "http": [l for l in open(f"{out}/http.txt").read().splitlines() if "req/s" in l or "ratio" in l or "backlog" in l],
 }
 path = f"{out}/report-{stamp}.json"
 json.dump(report, open(path, "w"), indent=2)
