@@ -48,19 +48,27 @@ public struct ReservationID: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses a reservation id; `nil` when malformed.
     public init?(_ rawValue: String) {
-        guard rawValue.utf8.count <= 100, let dot = rawValue.lastIndex(of: ".") else { return nil }
-        let token = rawValue[rawValue.index(after: dot)...]
+        // On the UTF-8 view: the id is ASCII when valid, and finding the dot by Characters
+        // (grapheme breaking) cost more than the rest of the check.
+        let utf8 = rawValue.utf8
+        guard utf8.count <= 100, let dot = utf8.lastIndex(of: UInt8(ascii: ".")) else { return nil }
+        let token = rawValue[utf8.index(after: dot)...]
         guard let event = EventID(String(rawValue[..<dot])),
               token.utf8.count == 20, token.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) })
         else { return nil }
-        self.rawValue = rawValue
-        self.event = event
-        self.token = String(token)
+        self.init(rawValue: rawValue, event: event, token: String(token))
     }
 
-    /// A fresh id for a reservation of `event`.
+    private init(rawValue: String, event: EventID, token: String) {
+        self.rawValue = rawValue
+        self.event = event
+        self.token = token
+    }
+
+    /// A fresh id for a reservation of `event` (well formed by construction: no parse).
     public static func random(in event: EventID) -> ReservationID {
-        ReservationID(event.rawValue + "." + randomHex(bytes: 10))!
+        let token = randomHex(bytes: 10)
+        return ReservationID(rawValue: event.rawValue + "." + token, event: event, token: token)
     }
 
     public var description: String { rawValue }

@@ -235,3 +235,20 @@ import Testing
         #expect(BuyerID("user | é 票") != nil)
     }
 }
+
+@Suite struct IdentifierTests {
+    @Test func reservationIDsParseAndMintAlike() throws {
+        let event = try #require(EventID("ev_x-1"))
+        for _ in 0..<1_000 {
+            let minted = ReservationID.random(in: event)
+            let parsed = try #require(ReservationID(minted.rawValue))
+            #expect(parsed == minted && parsed.event == event && parsed.token.utf8.count == 20)
+        }
+        let id = try #require(ReservationID("ev_x.0123456789abcdef0123"))
+        #expect(id.event.rawValue == "ev_x" && id.token == "0123456789abcdef0123")
+        for bad in ["", ".", "ev_x", "ev_x.", ".0123456789abcdef0123", "ev_x.0123456789ABCDEF0123", "ev_x.0123456789abcdef012",
+                    "ev.x.0123456789abcdef0123", "év.0123456789abcdef0123", "ev_x.0123456789abcdef012é", "ev_x\u{301}.0123456789abcdef0123"] {
+            #expect(ReservationID(bad) == nil, "\(bad)")
+        }
+    }
+}
