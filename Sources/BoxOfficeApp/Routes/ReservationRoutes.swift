@@ -123,14 +123,13 @@ struct ReservationRoutes {
             idempotencyKey = key
         }
         guard let buyer = BuyerID(user.subject) else { throw Problem.validation("the token's subject is not usable as a buyer id.") }
-        var logger = context.logger
-        logger[metadataKey: LogKey.eventID] = "\(event)"
 
         switch try await inventory.reserve(event: event, category: category, buyer: buyer, quantity: body.qty, idempotencyKey: idempotencyKey) {
         case .held(let r, let replayed):
             BusinessMetrics.reservation(replayed ? "replayed" : "held")
             // The access line of this request carries the new reservation (its Location) at info.
-            logger.debug(replayed ? "reservation replayed" : "reservation held", metadata: [LogKey.reservationID: "\(r.id)"])
+            context.logger.debug(replayed ? "reservation replayed" : "reservation held",
+                                 metadata: [LogKey.reservationID: "\(r.id)", LogKey.eventID: "\(event)"])
             if replayed { headers[.idempotentReplayed] = "true" }
             if let burst = inventory.configuration.reserveRate?.burst { headers[.rateLimitLimit] = String(burst) }
             headers[.location] = "/reservations/\(r.id.rawValue)"
