@@ -81,7 +81,7 @@ public struct CategoryName: Hashable, Sendable, CustomStringConvertible {
     public init?(_ rawValue: String) {
         let trimmed = rawValue
         guard (1...64).contains(trimmed.count), trimmed.utf8.count <= 256,
-              !trimmed.contains("|"), !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }),
+              !trimmed.contains("|"), !trimmed.unicodeScalars.contains(where: \.isControlCharacter),
               trimmed.first?.isWhitespace == false, trimmed.last?.isWhitespace == false
         else { return nil }
         self.rawValue = trimmed
@@ -97,14 +97,17 @@ public struct BuyerID: Hashable, Sendable, CustomStringConvertible {
     /// 1–200 bytes without control characters (a buyer id is written into keys and
     /// into outbox entries, whose fields are separated by one).
     public init?(_ rawValue: String) {
-        guard (1...200).contains(rawValue.utf8.count),
-              !rawValue.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }),
-              !rawValue.unicodeScalars.contains(where: { $0.value >= 0x80 && $0.properties.generalCategory == .control })
-        else { return nil }
+        guard (1...200).contains(rawValue.utf8.count), !rawValue.unicodeScalars.contains(where: \.isControlCharacter) else { return nil }
         self.rawValue = rawValue
     }
 
     public var description: String { rawValue }
+}
+
+extension Unicode.Scalar {
+    /// A control character (general category Cc, which Unicode keeps fixed):
+    /// U+0000–U+001F and U+007F–U+009F. Checked on the value, with no property lookup.
+    public var isControlCharacter: Bool { value < 0x20 || (0x7F...0x9F).contains(value) }
 }
 
 /// Lowercase hex of `bytes` random bytes.

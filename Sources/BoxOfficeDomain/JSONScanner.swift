@@ -35,7 +35,8 @@ public struct JSONScanner {
     }
 
     /// Reads the object at the cursor, calling `member` with each key (its raw
-    /// bytes); `member` must read the value, or throw `GiveUp`.
+    /// bytes); `member` must read the value, or throw `GiveUp`. A key that comes
+    /// twice makes the scan give up (`JSONDecoder` has its own rule for repeats).
     public mutating func object(_ member: (inout JSONScanner, UnsafeRawBufferPointer) throws -> Void) throws {
         skipWhitespace()
         try expect(UInt8(ascii: "{"))
@@ -44,9 +45,13 @@ public struct JSONScanner {
             i += 1
             return
         }
+        var keys: [UnsafeRawBufferPointer] = []
+        keys.reserveCapacity(16)
         while true {
             skipWhitespace()
             let key = try rawString()
+            for seen in keys where seen.count == key.count && seen.elementsEqual(key) { throw GiveUp() }
+            keys.append(key)
             skipWhitespace()
             try expect(UInt8(ascii: ":"))
             try member(&self, key)
@@ -151,19 +156,5 @@ public struct JSONScanner {
             i += 1
         }
         throw GiveUp()
-    }
-}
-
-/// Marks members as read, so that a repeated member makes a scan give up
-/// (`JSONDecoder` has its own rule for repeats).
-public struct JSONMembersSeen {
-    private var bits: UInt64 = 0
-    public init() {}
-
-    /// Records member `n` (0...63); throws `GiveUp` when it was seen before.
-    public mutating func mark(_ n: Int) throws {
-        let bit: UInt64 = 1 << UInt64(n)
-        guard bits & bit == 0 else { throw JSONScanner.GiveUp() }
-        bits |= bit
     }
 }

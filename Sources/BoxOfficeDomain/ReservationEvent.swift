@@ -104,30 +104,28 @@ extension ReservationEvent {
     /// shape the relay writes and needs `JSONDecoder` (which then decides).
     public static func scanned(from bytes: UnsafeRawBufferPointer) -> ReservationEvent? {
         JSONScanner.scan(bytes) { s in
-            var seen = JSONMembersSeen()
             var v: Int?, id: String?, type: ReservationEventType?, occurred: String?, reservation: String?, event: String?
             var category: String?, user: String?, qty: Int?, amount: Int?, currency: String?
             var created: String?, expires: String?, payment: PaymentInfo?
             try s.object { s, key in
                 typealias K = JSONScanner
-                if K.key(key, is: "v") { try seen.mark(0); v = try s.int() }
-                else if K.key(key, is: "id") { try seen.mark(1); id = try s.string() }
+                if K.key(key, is: "v") { v = try s.int() }
+                else if K.key(key, is: "id") { id = try s.string() }
                 else if K.key(key, is: "type") {
-                    try seen.mark(2)
                     guard let t = ReservationEventType(rawValue: try s.string()) else { throw JSONScanner.GiveUp() }
                     type = t
                 }
-                else if K.key(key, is: "occurred_at") { try seen.mark(3); occurred = try s.string() }
-                else if K.key(key, is: "reservation_id") { try seen.mark(4); reservation = try s.string() }
-                else if K.key(key, is: "event_id") { try seen.mark(5); event = try s.string() }
-                else if K.key(key, is: "category") { try seen.mark(6); category = try s.string() }
-                else if K.key(key, is: "user_id") { try seen.mark(7); user = try s.string() }
-                else if K.key(key, is: "qty") { try seen.mark(8); qty = try s.int() }
-                else if K.key(key, is: "amount") { try seen.mark(9); amount = try s.int() }
-                else if K.key(key, is: "currency") { try seen.mark(10); currency = try s.string() }
-                else if K.key(key, is: "created_at") { try seen.mark(11); created = try s.optionalString() }
-                else if K.key(key, is: "expires_at") { try seen.mark(12); expires = try s.optionalString() }
-                else if K.key(key, is: "payment") { try seen.mark(13); payment = s.null() ? nil : try PaymentInfo.scan(&s) }
+                else if K.key(key, is: "occurred_at") { occurred = try s.string() }
+                else if K.key(key, is: "reservation_id") { reservation = try s.string() }
+                else if K.key(key, is: "event_id") { event = try s.string() }
+                else if K.key(key, is: "category") { category = try s.string() }
+                else if K.key(key, is: "user_id") { user = try s.string() }
+                else if K.key(key, is: "qty") { qty = try s.int() }
+                else if K.key(key, is: "amount") { amount = try s.int() }
+                else if K.key(key, is: "currency") { currency = try s.string() }
+                else if K.key(key, is: "created_at") { created = try s.optionalString() }
+                else if K.key(key, is: "expires_at") { expires = try s.optionalString() }
+                else if K.key(key, is: "payment") { payment = s.null() ? nil : try PaymentInfo.scan(&s) }
                 else { throw JSONScanner.GiveUp() }
             }
             guard let v, let id, let type, let occurred, let reservation, let event, let category, let user,
@@ -144,16 +142,15 @@ extension ReservationEvent {
 extension PaymentInfo {
     /// The `payment` object at the scanner's cursor (see `ReservationEvent.scanned`).
     static func scan(_ s: inout JSONScanner) throws -> PaymentInfo {
-        var seen = JSONMembersSeen()
         var ref: String?, status: String?, amount: Int?, currency: String?, reason: String?, attempt: Int?
         try s.object { s, key in
             typealias K = JSONScanner
-            if K.key(key, is: "ref") { try seen.mark(0); ref = try s.string() }
-            else if K.key(key, is: "status") { try seen.mark(1); status = try s.string() }
-            else if K.key(key, is: "amount") { try seen.mark(2); amount = try s.int() }
-            else if K.key(key, is: "currency") { try seen.mark(3); currency = try s.string() }
-            else if K.key(key, is: "reason") { try seen.mark(4); reason = try s.optionalString() }
-            else if K.key(key, is: "attempt") { try seen.mark(5); attempt = try s.optionalInt() }
+            if K.key(key, is: "ref") { ref = try s.string() }
+            else if K.key(key, is: "status") { status = try s.string() }
+            else if K.key(key, is: "amount") { amount = try s.int() }
+            else if K.key(key, is: "currency") { currency = try s.string() }
+            else if K.key(key, is: "reason") { reason = try s.optionalString() }
+            else if K.key(key, is: "attempt") { attempt = try s.optionalInt() }
             else { throw JSONScanner.GiveUp() }
         }
         guard let ref, let status, let amount, let currency else { throw JSONScanner.GiveUp() }

@@ -1,3 +1,4 @@
+import BoxOfficeDomain
 import BoxOfficeRedis
 
 /// One entry of an event's outbox stream: a reservation's transition, as the
@@ -65,16 +66,18 @@ public struct OutboxEntry: Sendable, Equatable {
                   paymentRef: d["payment_ref"], paymentStatus: d["payment_status"], reason: d["reason"], attempt: d["attempt"])
     }
 
+    /// The values in `order`, absent ones nil.
+    private var values: [String?] {
+        [id, type, rid, event, category, user, qty, amount, currency, at, created, expires, paymentRef, paymentStatus, reason, attempt]
+    }
+
     /// The value of the stream field `e`.
     public var packed: String {
-        [id, type, rid, event, category, user, qty, amount, currency, at, created, expires,
-         paymentRef ?? "", paymentStatus ?? "", reason ?? "", attempt ?? ""].joined(separator: "\u{1F}")
+        values.map { $0 ?? "" }.joined(separator: "\u{1F}")
     }
 
     /// The present fields by name, e.g. for a test or a dump.
     public var fields: [String: String] {
-        let values: [String?] = [id, type, rid, event, category, user, qty, amount, currency, at, created, expires,
-                                 paymentRef, paymentStatus, reason, attempt]
         var d: [String: String] = [:]
         for (name, value) in zip(Self.order, values) { if let value { d[name] = value } }
         return d
@@ -83,7 +86,7 @@ public struct OutboxEntry: Sendable, Equatable {
     /// `s` with every control character (the separator among them) replaced by a space:
     /// for the free text a script writes into an entry (payment references and reasons).
     public static func clean(_ s: String) -> String {
-        guard s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return s }
-        return String(String.UnicodeScalarView(s.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : $0 }))
+        guard s.unicodeScalars.contains(where: \.isControlCharacter) else { return s }
+        return String(String.UnicodeScalarView(s.unicodeScalars.map { $0.isControlCharacter ? " " : $0 }))
     }
 }

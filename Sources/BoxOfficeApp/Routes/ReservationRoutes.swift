@@ -18,12 +18,11 @@ struct ReservationRoutes {
 
         static func scanned(from bytes: UnsafeRawBufferPointer) -> ReserveRequest? {
             JSONScanner.scan(bytes) { s in
-                var seen = JSONMembersSeen()
                 var event: String?, category: String?, qty: Int?
                 try s.object { s, key in
-                    if JSONScanner.key(key, is: "event_id") { try seen.mark(0); event = try s.string() }
-                    else if JSONScanner.key(key, is: "category") { try seen.mark(1); category = try s.string() }
-                    else if JSONScanner.key(key, is: "qty") { try seen.mark(2); qty = try s.int() }
+                    if JSONScanner.key(key, is: "event_id") { event = try s.string() }
+                    else if JSONScanner.key(key, is: "category") { category = try s.string() }
+                    else if JSONScanner.key(key, is: "qty") { qty = try s.int() }
                     else { throw JSONScanner.GiveUp() }
                 }
                 guard let event, let category, let qty else { throw JSONScanner.GiveUp() }

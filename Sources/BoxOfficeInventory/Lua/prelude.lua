@@ -9,7 +9,7 @@
 --   bo:{ev:E}:stock     HASH  <cat>|total, <cat>|available, <cat>|held, <cat>|confirmed
 --   bo:{ev:E}:meta      HASH  <cat>|price, <cat>|currency, <cat>|max (0 = no per-user limit)
 --   bo:{ev:E}:limits    HASH  <cat>|<user> -> tickets held + confirmed by that user, in a category
---                             with a per-user limit (a hold made without one has uncounted = 1)
+--                             with a per-user limit (each hold records uncounted = 0 or 1)
 --   bo:{ev:E}:holds     ZSET  reservation id -> expiry (ms, Redis time)
 --   bo:{ev:E}:r:<token> HASH  one reservation
 --   bo:{ev:E}:idem:<h>  STRING reservation id for an idempotency key (h = sha1 of user and key)

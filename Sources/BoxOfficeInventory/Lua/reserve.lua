@@ -59,16 +59,12 @@ local r = { rid = rid, event = event, category = cat, user = user, qty = qty_s,
   created = tostring(now), expires = tostring(now + tonumber(ARGV[6])) }
 redis.call('HINCRBY', stock, cat .. '|available', '-' .. qty_s)
 redis.call('HINCRBY', stock, cat .. '|held', qty_s)
-if max_user > 0 then
-  redis.call('HINCRBY', limits, limit_field, qty_s)
-  redis.call('HSET', rkey, 'rid', r.rid, 'event', r.event, 'category', r.category, 'user', r.user, 'qty', r.qty,
-    'amount', r.amount, 'currency', r.currency, 'status', 'held', 'created', r.created, 'expires', r.expires)
-else
-  -- No per-user limit: the buyer's count is not kept, and release() must not take from it.
-  redis.call('HSET', rkey, 'rid', r.rid, 'event', r.event, 'category', r.category, 'user', r.user, 'qty', r.qty,
-    'amount', r.amount, 'currency', r.currency, 'status', 'held', 'created', r.created, 'expires', r.expires,
-    'uncounted', '1')
-end
+-- Without a per-user limit the buyer's count is not kept, and the hold says so,
+-- so that release() never takes from a count a later limit starts.
+if max_user > 0 then redis.call('HINCRBY', limits, limit_field, qty_s) end
+redis.call('HSET', rkey, 'rid', r.rid, 'event', r.event, 'category', r.category, 'user', r.user, 'qty', r.qty,
+  'amount', r.amount, 'currency', r.currency, 'status', 'held', 'created', r.created, 'expires', r.expires,
+  'uncounted', max_user > 0 and '0' or '1')
 redis.call('ZADD', holds, r.expires, rid)
 if use_idem then redis.call('SET', idem, rid, 'EX', ARGV[9]) end
 emit(outbox, 'reservation.held', r, r.created, '', nil)
