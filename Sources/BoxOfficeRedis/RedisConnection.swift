@@ -61,7 +61,12 @@ final class RedisConnection: Sendable {
         let deadline = NIODeadline.now() + .nanoseconds(Self.nanoseconds(timeout ?? configuration.commandTimeout))
         channel.writeAndFlush(RedisOutboundCommand(encoded: encoded, promise: promise, deadline: deadline))
             .cascadeFailure(to: promise)
-        return try await promise.futureResult.get()
+        // A continuation of the caller's own isolation, not `EventLoopFuture.get()`: that is a
+        // concurrent async function, so the task would be enqueued once to enter it and once to
+        // come back.
+        return try await withUnsafeThrowingContinuation { continuation in
+            promise.futureResult.whenComplete { continuation.resume(with: $0) }
+        }
     }
 
     /// Sends several commands back to back in one flush; replies come back in order.

@@ -30,12 +30,27 @@ private func collectJSONBody(_ request: Request, context: BoxOfficeRequestContex
         throw Problem(status: .unsupportedMediaType, code: "unsupported_media_type", title: "Unsupported Media Type",
                       detail: "Send the body as application/json.")
     }
+    // Read here rather than with `request.body.collect(upTo:)`: that generic is a concurrent async
+    // function, and entering and leaving it (and its iterator's witness) re-enqueued the request's
+    // task about five times; this loop runs on the caller's executor.
+    let limit = context.maxUploadSize
+    var iterator = request.body.makeAsyncIterator()
     do {
-        return try await request.body.collect(upTo: context.maxUploadSize)
+        guard var body = try await iterator.next() else { return ByteBuffer() }
+        while var more = try await iterator.next() {
+            guard body.readableBytes + more.readableBytes <= limit else { throw bodyTooLarge(limit) }
+            body.writeBuffer(&more)
+        }
+        guard body.readableBytes <= limit else { throw bodyTooLarge(limit) }
+        return body
     } catch {
-        throw Problem(status: .contentTooLarge, code: "body_too_large", title: "Content Too Large",
-                      detail: "The body exceeds \(context.maxUploadSize / 1024) KiB.")
+        throw bodyTooLarge(limit)  // as collect(upTo:) was answered: any failure to read the body is a 413
     }
+}
+
+private func bodyTooLarge(_ limit: Int) -> Problem {
+    Problem(status: .contentTooLarge, code: "body_too_large", title: "Content Too Large",
+            detail: "The body exceeds \(limit / 1024) KiB.")
 }
 
 private func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
