@@ -6,7 +6,7 @@ struct CORSOriginFilter: RouterMiddleware {
     typealias Context = BoxOfficeRequestContext
     let allowed: Set<String>
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    @concurrent func handle(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
         if let origin = request.headers[.origin], !allowed.contains(origin) {
             response.headers[.accessControlAllowOrigin] = nil

@@ -11,7 +11,7 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     /// `allowed`, when given, turns a 404 for a known path into 405 with `Allow`.
     public init(allowed: AllowedMethods? = nil) { self.allowed = allowed }
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    @concurrent public func handle(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let problem as Problem {
