@@ -61,12 +61,7 @@ final class RedisConnection: Sendable {
         let deadline = NIODeadline.now() + .nanoseconds(Self.nanoseconds(timeout ?? configuration.commandTimeout))
         channel.writeAndFlush(RedisOutboundCommand(encoded: encoded, promise: promise, deadline: deadline))
             .cascadeFailure(to: promise)
-        // A continuation of the caller's own isolation, not `EventLoopFuture.get()`: that is a
-        // concurrent async function, so the task would be enqueued once to enter it and once to
-        // come back.
-        return try await withUnsafeThrowingContinuation { continuation in
-            promise.futureResult.whenComplete { continuation.resume(with: $0) }
-        }
+        return try await Self.reply(promise.futureResult)
     }
 
     /// Sends several commands back to back in one flush; replies come back in order.
@@ -84,8 +79,17 @@ final class RedisConnection: Sendable {
         channel.flush()
         var replies: [RESPValue] = []
         replies.reserveCapacity(futures.count)
-        for f in futures { replies.append(try await f.get()) }
+        for f in futures { replies.append(try await Self.reply(f)) }
         return replies
+    }
+
+    /// The reply `future` completes with, awaited through a continuation of the caller's own
+    /// isolation rather than `EventLoopFuture.get()`: that is a concurrent async function, so
+    /// the task would be enqueued on the event loop once to enter it and once to come back.
+    private static func reply(_ future: EventLoopFuture<RESPValue>) async throws -> RESPValue {
+        try await withUnsafeThrowingContinuation { continuation in
+            future.whenComplete { continuation.resume(with: $0) }
+        }
     }
 
     func close() {
