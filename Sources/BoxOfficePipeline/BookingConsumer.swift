@@ -11,7 +11,9 @@ import ServiceLifecycle
 /// transaction, then commit the offsets. Poison messages (bad JSON, unknown
 /// type or version) go to the dead-letter topic with the reason, and the
 /// partition moves on. A failing database is retried with backoff, never
-/// skipped. On graceful shutdown the batch in hand is finished and committed.
+/// skipped. A failed commit is logged and the worker carries on: the batch is
+/// already persisted and comes again as duplicates. On graceful shutdown the
+/// batch in hand is finished and committed.
 public struct BookingConsumer: Service {
     /// Settings of the consumer.
     public struct Configuration: Sendable {
@@ -94,7 +96,17 @@ public struct BookingConsumer: Service {
                 delay = min(delay * 2, .seconds(5))
             }
         }
-        try await consumer.commit(batch)
+        do {
+            try await consumer.commit(batch)
+        } catch {
+            // The batch is in PostgreSQL; an offset that is not committed only means the events come
+            // again (to this member once it has rejoined, or to another), and the writer absorbs them
+            // as duplicates. The usual cause is a member the group evicted while it was stalled past
+            // its session: "unknown member". Stopping the worker for it would stop all bookings.
+            logger.warning("batch persisted but its offsets were not committed; its events will come again", metadata: [
+                "error": "\(error)", "events": "\(batch.count)",
+            ])
+        }
         batchTimer.recordNanoseconds(Int64((ContinuousClock.now - start).components.attoseconds / 1_000_000_000)
                                      + (ContinuousClock.now - start).components.seconds * 1_000_000_000)
     }

@@ -212,6 +212,44 @@ struct PipelineTests {
         }
     }
 
+    /// A worker frozen past its group session (a stalled VM, a debugger) comes back to a group
+    /// that has evicted it: committing the batch in hand fails with "unknown member". The batch
+    /// is already in PostgreSQL, so the worker logs it, rejoins and carries on; the events come
+    /// again and are absorbed as duplicates.
+    @Test(.timeLimit(.minutes(4)))
+    func workerFrozenPastItsSessionRejoinsAndCarriesOn() async throws {
+        try await withPipeline { f in
+            try await withInProcessPipeline(f, worker: false) {
+                let worker = try ServerProcess("boxoffice-worker", environment: f.environment([
+                    "BOXOFFICE_WORKER_BATCH_SIZE": "50", "BOXOFFICE_WORKER_BATCH_WAIT_MS": "5", "BOXOFFICE_LOG_LEVEL": "info"]))
+                try worker.start()
+                let war = Task {
+                    for round in 0..<40 {
+                        _ = try await f.war(reservations: 50, confirmed: 50, buyerPrefix: "z\(round)-")
+                        try await Task.sleep(for: .milliseconds(250))
+                    }
+                }
+                let some = try await eventually(timeout: .seconds(60), every: .milliseconds(20)) {
+                    (try await f.bookingsByStatus().values.reduce(0, +)) >= 100
+                }
+                #expect(some, "the worker started persisting: \(worker.log.suffix(2000))")
+                worker.pause()
+                // Longer than the session timeout (6 s): the group evicts the member.
+                try await Task.sleep(for: .seconds(9))
+                worker.resume()
+                _ = try await war.value
+                let all = try await eventually(timeout: .seconds(90), every: .milliseconds(250)) {
+                    try await f.bookingsByStatus() == ["confirmed": 2_000] || !worker.isRunning
+                }
+                let got = try await f.bookingsByStatus()
+                #expect(worker.isRunning, "the worker is still running: \(worker.log.suffix(3000))")
+                #expect(all && got == ["confirmed": 2_000], "got \(got)")
+                #expect(try await f.succeededPayments().rows == 2_000)
+                worker.terminate()
+            }
+        }
+    }
+
     @Test(.timeLimit(.minutes(4)))
     func relayKilledMidStreamLosesNothing() async throws {
         try await withPipeline { f in

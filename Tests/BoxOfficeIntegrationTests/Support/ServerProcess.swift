@@ -45,6 +45,18 @@ final class ServerProcess: @unchecked Sendable {
         process = nil
     }
 
+    /// SIGSTOP: the process freezes (a long GC-like pause, a VM stall) without exiting.
+    func pause() {
+        guard let p = process else { return }
+        Foundation.kill(p.processIdentifier, SIGSTOP)
+    }
+
+    /// SIGCONT: a paused process carries on.
+    func resume() {
+        guard let p = process else { return }
+        Foundation.kill(p.processIdentifier, SIGCONT)
+    }
+
     /// SIGTERM and wait: a graceful stop.
     func terminate() {
         guard let p = process else { return }
