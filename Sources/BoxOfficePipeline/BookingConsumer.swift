@@ -10,8 +10,8 @@ import ServiceLifecycle
 /// `maxBatch` messages or `maxWait`), apply each batch to PostgreSQL in one
 /// transaction, then commit the offsets. Poison messages (bad JSON, unknown
 /// type or version) go to the dead-letter topic with the reason, and the
-/// partition moves on. A failing database is retried with backoff, never
-/// skipped. A failed commit is logged and the worker carries on: the batch is
+/// partition moves on. A failing database or dead-letter topic is retried with
+/// backoff, never skipped. A failed commit is logged and the worker carries on: the batch is
 /// already persisted and comes again as duplicates. On graceful shutdown the
 /// batch in hand is finished and committed.
 public struct BookingConsumer: Service {
@@ -79,22 +79,14 @@ public struct BookingConsumer: Service {
             }
         }
 
-        var delay: Duration = .milliseconds(100)
-        while true {
-            do {
-                let result = try await writer.apply(events)
-                for (type, n) in result.applied {
-                    Counter(label: "worker_events_total", dimensions: [("type", type.rawValue), ("result", "applied")]).increment(by: n)
-                }
-                if result.duplicates > 0 {
-                    Counter(label: "worker_events_total", dimensions: [("type", "any"), ("result", "duplicate")]).increment(by: result.duplicates)
-                }
-                break
-            } catch {
-                logger.error("batch not persisted; retrying", metadata: ["error": "\(error)", "events": "\(events.count)", "retry_in": "\(delay)"])
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(5))
-            }
+        let result = try await untilItSucceeds("batch not persisted; retrying", ["events": "\(events.count)"]) {
+            try await writer.apply(events)
+        }
+        for (type, n) in result.applied {
+            Counter(label: "worker_events_total", dimensions: [("type", type.rawValue), ("result", "applied")]).increment(by: n)
+        }
+        if result.duplicates > 0 {
+            Counter(label: "worker_events_total", dimensions: [("type", "any"), ("result", "duplicate")]).increment(by: result.duplicates)
         }
         do {
             try await consumer.commit(batch)
@@ -131,11 +123,34 @@ public struct BookingConsumer: Service {
             key: message.key.map { String(decoding: $0, as: UTF8.self) },
             payload: text ?? Data(message.value).base64EncodedString(), payload_encoding: text == nil ? "base64" : "utf8",
             failed_at: RFC3339Timestamp.string(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)))
-        _ = try await deadLetters.send(topic: configuration.deadLetterTopic, key: message.key, value: Array(try JSONEncoder.sorted.encode(letter)))
+        let value = Array(try JSONEncoder.sorted.encode(letter))
+        // Like the database, the dead-letter topic is retried until it takes the message: its offset
+        // is committed with the batch, so giving up here would lose it, and stopping would stop all bookings.
+        _ = try await untilItSucceeds("poison message not yet dead-lettered; retrying",
+                                      ["partition": "\(message.partition)", "offset": "\(message.offset)"]) {
+            try await deadLetters.send(topic: configuration.deadLetterTopic, key: message.key, value: value)
+        }
         Counter(label: "worker_events_total", dimensions: [("type", "unknown"), ("result", "dead_letter")]).increment()
         logger.warning("poison message sent to the dead-letter topic", metadata: [
             "partition": "\(message.partition)", "offset": "\(message.offset)", "reason": "\(reason)",
         ])
+    }
+
+    /// Runs `operation` until it succeeds, logging each failure and waiting between tries (100 ms,
+    /// doubling up to 5 s). Only cancellation ends it early.
+    private func untilItSucceeds<T>(
+        _ failure: Logger.Message, _ metadata: Logger.Metadata, _ operation: () async throws -> T
+    ) async throws -> T {
+        var delay: Duration = .milliseconds(100)
+        while true {
+            do {
+                return try await operation()
+            } catch {
+                logger.error(failure, metadata: metadata.merging(["error": "\(error)", "retry_in": "\(delay)"]) { _, new in new })
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
     }
 
     static func describe(_ error: any Error) -> String {
