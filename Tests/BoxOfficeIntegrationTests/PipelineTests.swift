@@ -250,6 +250,50 @@ struct PipelineTests {
         }
     }
 
+    /// PostgreSQL dropping the worker's connections while it writes (a restart, a failover, an
+    /// operator's pg_terminate_backend) loses and duplicates nothing: the batch in hand is rolled
+    /// back, retried on a new connection, and its offsets are committed only after it is in.
+    @Test(.timeLimit(.minutes(4)))
+    func postgresDroppingTheWorkersConnectionsLosesNothing() async throws {
+        try await withPipeline { f in
+            try await withInProcessPipeline(f, worker: false) {
+                let worker = try ServerProcess("boxoffice-worker", environment: f.environment([
+                    "BOXOFFICE_WORKER_BATCH_SIZE": "50", "BOXOFFICE_WORKER_BATCH_WAIT_MS": "5", "BOXOFFICE_LOG_LEVEL": "info"]))
+                try worker.start()
+                let war = Task {
+                    for round in 0..<30 {
+                        _ = try await f.war(reservations: 100, confirmed: 100, buyerPrefix: "pg\(round)-")
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                }
+                let some = try await eventually(timeout: .seconds(60), every: .milliseconds(20)) {
+                    (try await f.bookingsByStatus().values.reduce(0, +)) >= 100
+                }
+                #expect(some, "the worker started persisting: \(worker.log.suffix(2000))")
+                var dropped = 0
+                for _ in 0..<15 {
+                    let row = try await f.db.query("""
+                        SELECT count(*)::int FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                        WHERE application_name = 'boxoffice-worker' AND datname = current_database()) t
+                        """).first
+                    dropped += try row?.int(0) ?? 0
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                _ = try await war.value
+                #expect(dropped > 0, "the worker's connections were dropped")
+                let all = try await eventually(timeout: .seconds(90), every: .milliseconds(250)) {
+                    try await f.bookingsByStatus() == ["confirmed": 3_000]
+                }
+                let got = try await f.bookingsByStatus()
+                #expect(all, "got \(got); running \(worker.isRunning); worker log: \(worker.log.suffix(3000))")
+                let payments = try await f.succeededPayments()
+                #expect(payments.rows == 3_000 && payments.distinctReservations == 3_000)
+                #expect(worker.isRunning)
+                worker.terminate()
+            }
+        }
+    }
+
     @Test(.timeLimit(.minutes(4)))
     func relayKilledMidStreamLosesNothing() async throws {
         try await withPipeline { f in
