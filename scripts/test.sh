@@ -22,10 +22,28 @@ export BOXOFFICE_ENV_FILE="$BOXOFFICE_RUN_DIR/env"
 "$ROOT/scripts/stack.sh" stop >/dev/null 2>&1 || true
 rm -rf "$BOXOFFICE_RUN_DIR"
 SUMMARY=""
+# A test process that crashes leaves its children running: APIs and workers, found by this
+# mark they inherit, and private redis-servers (which overwrite their environment with their
+# process title), found by the pid files in their temporary folders.
+export BOXOFFICE_TEST_RUN="$$-$RANDOM$RANDOM"
 cleanup() {
     stop_pid api "$BOXOFFICE_RUN_DIR/pids/api.pid"
     stop_pid worker "$BOXOFFICE_RUN_DIR/pids/worker.pid"
     "$ROOT/scripts/stack.sh" stop
+    local mark="BOXOFFICE_TEST_RUN=$BOXOFFICE_TEST_RUN" p left=0
+    unset BOXOFFICE_TEST_RUN
+    for p in /proc/[0-9]*; do
+        [ "${p#/proc/}" = "$$" ] && continue
+        if tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qxF "$mark"; then
+            kill -9 "${p#/proc/}" 2>/dev/null && left=$((left + 1))
+        fi
+    done
+    for p in "${TMPDIR:-/tmp}"/boxoffice-redis-*/redis.pid; do
+        [ -f "$p" ] || continue
+        kill -9 "$(cat "$p")" 2>/dev/null && left=$((left + 1))
+        rm -rf "$(dirname "$p")"
+    done
+    [ "$left" -gt 0 ] && log "killed $left processes a test left running"
     # The suite's closing line comes last, after the servers are down.
     if [ -n "$SUMMARY" ]; then echo "$SUMMARY"; fi
 }

@@ -26,7 +26,9 @@ final class RedisServerProcess: @unchecked Sendable {
         p.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
         p.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory.path, "--save", "",
                        "--appendonly", appendOnly ? "yes" : "no", "--appendfsync", "always",
-                       "--logfile", directory.appendingPathComponent("redis.log").path]
+                       "--logfile", directory.appendingPathComponent("redis.log").path,
+                       // scripts/test.sh kills what a crashed test process left running by this file.
+                       "--pidfile", directory.appendingPathComponent("redis.pid").path]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
