@@ -220,32 +220,12 @@ struct PipelineTests {
     func workerFrozenPastItsSessionRejoinsAndCarriesOn() async throws {
         try await withPipeline { f in
             try await withInProcessPipeline(f, worker: false) {
-                let worker = try ServerProcess("boxoffice-worker", environment: f.environment([
-                    "BOXOFFICE_WORKER_BATCH_SIZE": "50", "BOXOFFICE_WORKER_BATCH_WAIT_MS": "5", "BOXOFFICE_LOG_LEVEL": "info"]))
-                try worker.start()
-                let war = Task {
-                    for round in 0..<40 {
-                        _ = try await f.war(reservations: 50, confirmed: 50, buyerPrefix: "z\(round)-")
-                        try await Task.sleep(for: .milliseconds(250))
-                    }
+                try await workerKeepsEveryBooking(f, rounds: 40, perRound: 50, every: .milliseconds(250)) { worker in
+                    worker.pause()
+                    // Longer than the session timeout (6 s): the group evicts the member.
+                    try await Task.sleep(for: .seconds(9))
+                    worker.resume()
                 }
-                let some = try await eventually(timeout: .seconds(60), every: .milliseconds(20)) {
-                    (try await f.bookingsByStatus().values.reduce(0, +)) >= 100
-                }
-                #expect(some, "the worker started persisting: \(worker.log.suffix(2000))")
-                worker.pause()
-                // Longer than the session timeout (6 s): the group evicts the member.
-                try await Task.sleep(for: .seconds(9))
-                worker.resume()
-                _ = try await war.value
-                let all = try await eventually(timeout: .seconds(90), every: .milliseconds(250)) {
-                    try await f.bookingsByStatus() == ["confirmed": 2_000] || !worker.isRunning
-                }
-                let got = try await f.bookingsByStatus()
-                #expect(worker.isRunning, "the worker is still running: \(worker.log.suffix(3000))")
-                #expect(all && got == ["confirmed": 2_000], "got \(got)")
-                #expect(try await f.succeededPayments().rows == 2_000)
-                worker.terminate()
             }
         }
     }
@@ -257,41 +237,55 @@ struct PipelineTests {
     func postgresDroppingTheWorkersConnectionsLosesNothing() async throws {
         try await withPipeline { f in
             try await withInProcessPipeline(f, worker: false) {
-                let worker = try ServerProcess("boxoffice-worker", environment: f.environment([
-                    "BOXOFFICE_WORKER_BATCH_SIZE": "50", "BOXOFFICE_WORKER_BATCH_WAIT_MS": "5", "BOXOFFICE_LOG_LEVEL": "info"]))
-                try worker.start()
-                let war = Task {
-                    for round in 0..<30 {
-                        _ = try await f.war(reservations: 100, confirmed: 100, buyerPrefix: "pg\(round)-")
-                        try await Task.sleep(for: .milliseconds(100))
+                try await workerKeepsEveryBooking(f, rounds: 30, perRound: 100, every: .milliseconds(100)) { _ in
+                    var dropped = 0
+                    for _ in 0..<15 {
+                        let row = try await f.db.query("""
+                            SELECT count(*)::int FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                            WHERE application_name = 'boxoffice-worker' AND datname = current_database()) t
+                            """).first
+                        dropped += try row?.int(0) ?? 0
+                        try await Task.sleep(for: .milliseconds(200))
                     }
+                    #expect(dropped > 0, "the worker's connections were dropped")
                 }
-                let some = try await eventually(timeout: .seconds(60), every: .milliseconds(20)) {
-                    (try await f.bookingsByStatus().values.reduce(0, +)) >= 100
-                }
-                #expect(some, "the worker started persisting: \(worker.log.suffix(2000))")
-                var dropped = 0
-                for _ in 0..<15 {
-                    let row = try await f.db.query("""
-                        SELECT count(*)::int FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                        WHERE application_name = 'boxoffice-worker' AND datname = current_database()) t
-                        """).first
-                    dropped += try row?.int(0) ?? 0
-                    try await Task.sleep(for: .milliseconds(200))
-                }
-                _ = try await war.value
-                #expect(dropped > 0, "the worker's connections were dropped")
-                let all = try await eventually(timeout: .seconds(90), every: .milliseconds(250)) {
-                    try await f.bookingsByStatus() == ["confirmed": 3_000]
-                }
-                let got = try await f.bookingsByStatus()
-                #expect(all, "got \(got); running \(worker.isRunning); worker log: \(worker.log.suffix(3000))")
-                let payments = try await f.succeededPayments()
-                #expect(payments.rows == 3_000 && payments.distinctReservations == 3_000)
-                #expect(worker.isRunning)
-                worker.terminate()
             }
         }
+    }
+
+    /// Runs a worker process (batches of 50) while a paced war makes and confirms `rounds` ×
+    /// `perRound` reservations; `disturb` runs once the worker has persisted its first bookings.
+    /// Then every booking must be confirmed in PostgreSQL exactly once, each paid once, and the
+    /// worker must still be running.
+    func workerKeepsEveryBooking(
+        _ f: PipelineFixture, rounds: Int, perRound: Int, every pause: Duration,
+        disturb: (ServerProcess) async throws -> Void
+    ) async throws {
+        let worker = try ServerProcess("boxoffice-worker", environment: f.environment([
+            "BOXOFFICE_WORKER_BATCH_SIZE": "50", "BOXOFFICE_WORKER_BATCH_WAIT_MS": "5", "BOXOFFICE_LOG_LEVEL": "info"]))
+        try worker.start()
+        let war = Task {
+            for round in 0..<rounds {
+                _ = try await f.war(reservations: perRound, confirmed: perRound, buyerPrefix: "w\(round)-")
+                try await Task.sleep(for: pause)
+            }
+        }
+        let some = try await eventually(timeout: .seconds(60), every: .milliseconds(20)) {
+            (try await f.bookingsByStatus().values.reduce(0, +)) >= 100
+        }
+        #expect(some, "the worker started persisting: \(worker.log.suffix(2000))")
+        try await disturb(worker)
+        _ = try await war.value
+        let total = rounds * perRound
+        let all = try await eventually(timeout: .seconds(90), every: .milliseconds(250)) {
+            try await f.bookingsByStatus() == ["confirmed": total] || !worker.isRunning
+        }
+        let got = try await f.bookingsByStatus()
+        #expect(worker.isRunning, "the worker is still running: \(worker.log.suffix(3000))")
+        #expect(all && got == ["confirmed": total], "got \(got)")
+        let payments = try await f.succeededPayments()
+        #expect(payments.rows == total && payments.distinctReservations == total)
+        worker.terminate()
     }
 
     @Test(.timeLimit(.minutes(4)))
