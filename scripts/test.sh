@@ -2,7 +2,7 @@
 # make test: the whole suite against its own servers on their own ports
 # (Redis 16379, PostgreSQL 15432, Kafka 19092), state under .run/test, so it
 # runs while make up's stack is serving. The servers are stopped afterwards,
-# on failure too.
+# on failure too, with whatever a crashed test process left running.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 export BOXOFFICE_RUN_DIR="$ROOT/.run/test"
