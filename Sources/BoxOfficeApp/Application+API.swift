@@ -105,7 +105,7 @@ public func buildAPIRouter(
         inventory: inventory, payments: SimulatedPaymentGateway(redis: dependencies.redis, logger: logger),
         bookings: repositories
     ).register(on: router)
-    DocsRoutes().register(on: router)
+    DocsRoutes(maxQuantityPerRequest: settings.maxQuantityPerRequest).register(on: router)
     allowed.load(from: router)
     return router
 }

@@ -313,6 +313,8 @@ struct APITests {
         let app = Application(router: router, logger: TestStack.logger)
         let spec = try await app.test(.router) { client in String(buffer: try await client.call(.get, "/openapi.yaml").body) }
         #expect(spec.hasPrefix("openapi: 3.1"))
+        #expect(spec.contains("maximum: \(settings.maxQuantityPerRequest)  # BOXOFFICE_MAX_QTY_PER_REQUEST\n"),
+                "the served document states the server's qty cap")
         for route in router.routes {
             let path = route.path.description.hasPrefix("/") ? route.path.description : "/" + route.path.description
             #expect(spec.contains("\n  \(path):\n"), "\(route.method) \(path) is missing from openapi.yaml")
