@@ -278,6 +278,28 @@ struct APITests {
 
     // MARK: Cross-cutting
 
+    /// Redis or PostgreSQL down is a 503 `unavailable` with `Retry-After`, naming the request id the
+    /// client was given, not a generic 500: the request may be retried (a reserve with its
+    /// Idempotency-Key).
+    @Test func backingServiceDownIsA503ThatInvitesARetry() async throws {
+        let closed = "127.0.0.1:\(freePort())"
+        let values = ProcessInfo.processInfo.environment
+        guard let database = values["BOXOFFICE_DATABASE_URL"] else { throw TestStackMissing() }
+        let nowhere = database.replacingOccurrences(of: #"@[^/]+/"#, with: "@\(closed)/", options: .regularExpression)
+        try await withAPI(["BOXOFFICE_REDIS_URL": "redis://\(closed)", "BOXOFFICE_DATABASE_URL": nowhere]) { client, h in
+            let requestID = HTTPField.Name("X-Request-ID")!
+            let reserve = try await client.call(.post, "/reserve", token: h.buyer, json: ["event_id": "ev_0000000000000000", "category": "floor", "qty": 1],
+                                                headers: [requestID: "down-1"])
+            #expect(reserve.status == .serviceUnavailable && reserve.problemCode == "unavailable", "\(reserve.status) \(String(buffer: reserve.body))")
+            #expect(reserve.headers[.retryAfter] == "1")
+            #expect(reserve.headers[requestID] == "down-1")
+            #expect((reserve.json["detail"] as? String)?.contains("request id down-1") == true)
+            #expect(!String(buffer: reserve.body).contains(closed), "the document names no host")
+            let bookings = try await client.call(.get, "/me/bookings", token: h.buyer)
+            #expect(bookings.status == .serviceUnavailable && bookings.problemCode == "unavailable", "\(bookings.status) \(String(buffer: bookings.body))")
+        }
+    }
+
     @Test func unknownRoutesRequestIDsAndHeaders() async throws {
         try await withAPI { client, _ in
             let missing = try await client.call(.get, "/no/such/route")

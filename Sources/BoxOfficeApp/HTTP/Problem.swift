@@ -1,3 +1,5 @@
+import BoxOfficePostgres
+import BoxOfficeRedis
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -6,7 +8,8 @@ import NIOCore
 /// An RFC 9457 problem document: the only way an error shapes a response.
 ///
 /// Deliberate errors are thrown as `Problem`s with a stable `code`; anything
-/// else is logged with the request id and answered with `Problem.internal`.
+/// else is logged with the request id and answered with `Problem.unavailable`
+/// (a backing service is down) or `Problem.internal`.
 public struct Problem: HTTPResponseError, Sendable, Encodable {
     /// A URI naming the kind of problem.
     public var type: String
@@ -62,6 +65,20 @@ extension Problem {
     public static func `internal`(requestID: String?) -> Problem {
         Problem(status: .internalServerError, code: "internal_error", title: "Internal Server Error",
                 detail: "An unexpected error occurred" + (requestID.map { "; request id \($0)" } ?? "") + ".")
+    }
+
+    /// 503 when `error` says a backing service (Redis, PostgreSQL) is down or did not answer in
+    /// time; nil for any other error. Such a request may or may not have taken effect, so the
+    /// answer invites a retry: with the same `Idempotency-Key`, a retried reserve is safe.
+    public static func unavailable(for error: any Error, requestID: String?) -> Problem? {
+        switch error {
+        case let e as RedisError where e.code == .unavailable || e.code == .connectionClosed || e.code == .timeout: break
+        case let e as PostgresError where e.code == .connection || e.code == .poolTimeout: break
+        default: return nil
+        }
+        return Problem(status: .serviceUnavailable, code: "unavailable", title: "Service Unavailable",
+                       detail: "A backing service did not answer in time; retry shortly" + (requestID.map { "; request id \($0)" } ?? "") + ".",
+                       headers: [.retryAfter: "1"])
     }
 
     /// 404 for a route or resource that does not exist.

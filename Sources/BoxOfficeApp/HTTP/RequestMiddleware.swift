@@ -46,7 +46,7 @@ public struct RequestMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch {
-            let problem = error as? Problem ?? Problem.internal(requestID: requestID)
+            let problem = error as? Problem ?? Problem.unavailable(for: error, requestID: requestID) ?? Problem.internal(requestID: requestID)
             if !(error is Problem) {
                 context.logger.error("unhandled error", metadata: ["error": "\(error)"])
             }
