@@ -34,9 +34,14 @@ public struct JSONScanner {
         }
     }
 
+    /// Most members of an object the scanner reads; more make it give up (no
+    /// plain shape has that many).
+    static let maxMembers = 16
+
     /// Reads the object at the cursor, calling `member` with each key (its raw
     /// bytes); `member` must read the value, or throw `GiveUp`. A key that comes
-    /// twice makes the scan give up (`JSONDecoder` has its own rule for repeats).
+    /// twice makes the scan give up (`JSONDecoder` has its own rule for repeats),
+    /// as do more than `maxMembers` members.
     public mutating func object(_ member: (inout JSONScanner, UnsafeRawBufferPointer) throws -> Void) throws {
         skipWhitespace()
         try expect(UInt8(ascii: "{"))
@@ -45,23 +50,28 @@ public struct JSONScanner {
             i += 1
             return
         }
-        var keys: [UnsafeRawBufferPointer] = []
-        keys.reserveCapacity(16)
-        while true {
-            skipWhitespace()
-            let key = try rawString()
-            for seen in keys where seen.count == key.count && seen.elementsEqual(key) { throw GiveUp() }
-            keys.append(key)
-            skipWhitespace()
-            try expect(UInt8(ascii: ":"))
-            try member(&self, key)
-            skipWhitespace()
-            guard i < bytes.count else { throw GiveUp() }
-            let c = bytes[i]
-            i += 1
-            if c == UInt8(ascii: ",") { continue }
-            if c == UInt8(ascii: "}") { return }
-            throw GiveUp()
+        // The keys seen so far, on the stack: this runs for every reserve body and every event
+        // the worker reads, where an array would be a heap allocation per object.
+        try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: Self.maxMembers) { keys in
+            var count = 0
+            while true {
+                skipWhitespace()
+                let key = try rawString()
+                guard count < keys.count else { throw GiveUp() }
+                for seen in keys[..<count] where seen.count == key.count && seen.elementsEqual(key) { throw GiveUp() }
+                keys.initializeElement(at: count, to: key)
+                count += 1
+                skipWhitespace()
+                try expect(UInt8(ascii: ":"))
+                try member(&self, key)
+                skipWhitespace()
+                guard i < bytes.count else { throw GiveUp() }
+                let c = bytes[i]
+                i += 1
+                if c == UInt8(ascii: ",") { continue }
+                if c == UInt8(ascii: "}") { return }
+                throw GiveUp()
+            }
         }
     }
 

@@ -3,6 +3,7 @@ import BoxOfficeRedis
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 
 /// An RFC 9457 problem document: the only way an error shapes a response.
@@ -65,6 +66,18 @@ extension Problem {
     public static func `internal`(requestID: String?) -> Problem {
         Problem(status: .internalServerError, code: "internal_error", title: "Internal Server Error",
                 detail: "An unexpected error occurred" + (requestID.map { "; request id \($0)" } ?? "") + ".")
+    }
+
+    /// The problem document for an error no route or middleware shaped, logged with its cause
+    /// (which the document never carries): 503 `unavailable` for a backing service that is down,
+    /// else 500 `internal_error`.
+    public static func unexpected(_ error: any Error, requestID: String?, path: String, logger: Logger) -> Problem {
+        if let problem = unavailable(for: error, requestID: requestID) {
+            logger.error("backing service unavailable", metadata: ["error": "\(error)", "path": "\(path)"])
+            return problem
+        }
+        logger.error("unhandled error", metadata: ["error": "\(error)", "path": "\(path)"])
+        return .internal(requestID: requestID)
     }
 
     /// 503 when `error` says a backing service (Redis, PostgreSQL) is down or did not answer in

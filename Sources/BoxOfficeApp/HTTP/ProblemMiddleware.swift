@@ -29,12 +29,7 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch {
             // The id the client sees in X-Request-ID (Hummingbird's own where there is none).
             let requestID = (context.logger[metadataKey: LogKey.requestID] ?? context.logger[metadataKey: "hb.request.id"]).map { "\($0)" }
-            if let problem = Problem.unavailable(for: error, requestID: requestID) {
-                context.logger.error("backing service unavailable", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
-                throw problem
-            }
-            context.logger.error("unhandled error", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
-            throw Problem.internal(requestID: requestID)
+            throw Problem.unexpected(error, requestID: requestID, path: request.uri.path, logger: context.logger)
         }
     }
 

@@ -46,10 +46,8 @@ public struct RequestMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch {
-            let problem = error as? Problem ?? Problem.unavailable(for: error, requestID: requestID) ?? Problem.internal(requestID: requestID)
-            if !(error is Problem) {
-                context.logger.error("unhandled error", metadata: ["error": "\(error)"])
-            }
+            let problem = error as? Problem
+                ?? Problem.unexpected(error, requestID: requestID, path: request.uri.path, logger: context.logger)
             response = try problem.response(from: request, context: context)
         }
         response.headers[.requestID] = requestID
