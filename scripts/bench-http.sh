@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # POST /reserve throughput and p50/p99 at concurrency 64 against the running
 # release stack (make up), with GET /health measured in the same run.
-# Prints both and the ratio (target: reserve >= 0.35 x health, p99 <= 25 ms).
+# Prints both and the ratio (target: reserve >= 0.35 x health, p99 <= 25 ms), and
+# with wrk the CPU time one request of each phase cost every process of the
+# machine (scripts/tools/cpu-split.py): the ratio is health's cost over reserve's.
 #   scripts/bench-http.sh [seconds] [connections]
 # The load generator is wrk (C, two threads): on a small machine it leaves the
 # API most of the CPU. BOXOFFICE_BENCH_TOOL=k6 runs the same two phases with k6
@@ -35,8 +37,9 @@ TOOL="${BOXOFFICE_BENCH_TOOL:-wrk}"
 if [ "$TOOL" = wrk ]; then
     command -v wrk >/dev/null || die "wrk is not installed: run scripts/install.sh"
     WRK_THREADS="${BOXOFFICE_BENCH_WRK_THREADS:-2}"
-    wrk_phase() {  # mode path -> the WRK line of figures
+    wrk_phase() {  # mode path -> the WRK line of figures; where the CPU went, in $RUN/bench-cpu-<mode>.json
         MODE="$1" EVENT_ID="$EVENT" TOKENS_FILE="$RUN/bench-tokens.txt" \
+            python3 "$ROOT/scripts/tools/cpu-split.py" --run-dir "$RUN" --out "$RUN/bench-cpu-$1.json" -- \
             wrk -t "$WRK_THREADS" -c "$VUS" -d "${SECONDS_EACH}s" -s "$ROOT/scripts/tools/wrk-bench.lua" "$BASE$2" \
             2>>"$RUN/bench-http.log" | sed -n 's/^WRK //p'
     }
@@ -46,13 +49,18 @@ if [ "$TOOL" = wrk ]; then
     RESERVE="$(wrk_phase reserve /reserve)"
     BACKLOG="$(redis-cli -p "$BOXOFFICE_REDIS_PORT" xlen "bo:{ev:$EVENT}:outbox" | tr -d '\r')"
     [ -n "$HEALTH" ] && [ -n "$RESERVE" ] || die "wrk produced no figures; see $RUN/bench-http.log"
-    OUT="$(python3 - "$HEALTH" "$RESERVE" <<'PY'
+    OUT="$(python3 - "$HEALTH" "$RESERVE" "$RUN" <<'PY'
 import json, sys
 h, v = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 out = {}
 for name, r in (("health", h), ("reserve", v)):
     out[name] = {"requests": r["requests"], "per_second": r["requests"] / r["seconds"], "p50_ms": r["p50_ms"],
                  "p99_ms": r["p99_ms"], "failed": r["non_2xx"] + r["socket_errors"]}
+    try:
+        with open(f"{sys.argv[3]}/bench-cpu-{name}.json") as f:
+            out[name]["cpu"] = json.load(f)
+    except (OSError, ValueError):
+        pass
 out["ratio"] = out["reserve"]["per_second"] / out["health"]["per_second"] if out["health"]["per_second"] else 0
 print(json.dumps(out))
 PY
@@ -78,4 +86,17 @@ if failed:
     print(f"{failed} requests failed (not 2xx or a socket error): the figures do not count")
 ok = r["ratio"] >= 0.35 and v["p99_ms"] <= 25 and not failed
 print(f"ratio reserve/health = {r['ratio']:.2f} (target >= 0.35, p99 <= 25 ms): {'PASS' if ok else 'BELOW TARGET'}")
+# Where one request's CPU went: the ratio is the inverse of what a reserve costs the whole
+# machine against what a health check costs it, and on one machine the API shares its cores.
+if "cpu" in h and "cpu" in v:
+    names = list(dict.fromkeys(list(h["cpu"]["processes"]) + list(v["cpu"]["processes"])))
+    us = lambda phase, seconds: seconds * 1e6 / phase["requests"]
+    print("CPU time per request, in microseconds (from /proc; whole machine = its cores / the rate):")
+    print(f"  {'':<16} {'GET /health':>12} {'POST /reserve':>14}")
+    for n in names:
+        a, b = us(h, h["cpu"]["processes"].get(n, 0)), us(v, v["cpu"]["processes"].get(n, 0))
+        if a >= 0.05 or b >= 0.05:
+            print(f"  {n:<16} {a:12.1f} {b:14.1f}")
+    print(f"  {'idle':<16} {us(h, h['cpu']['idle']):12.1f} {us(v, v['cpu']['idle']):14.1f}")
+    print(f"  {'whole machine':<16} {us(h, h['cpu']['total']):12.1f} {us(v, v['cpu']['total']):14.1f}")
 PY

@@ -24,7 +24,7 @@ log "1/4 inventory"
 log "2/4 worker writer"
 "$BINDIR/boxoffice-bench" worker --database-url "$BOXOFFICE_DATABASE_URL" --events 20000 | tee "$OUT/worker.txt" | grep -v RESULT
 log "3/4 HTTP"
-"$ROOT/scripts/bench-http.sh" 15 64 2>&1 | tee "$OUT/http.txt" | grep -E "req/s|ratio|backlog"
+"$ROOT/scripts/bench-http.sh" 15 64 2>&1 | tee "$OUT/http.txt" | grep -E "req/s|ratio|backlog|CPU time|^  "
 
 log "4/4 rehearsal: k6 ticket war and buyer flow"
 CTL="$BINDIR/boxofficectl"
