@@ -24,13 +24,13 @@ NAMES = {"api": "API", "redis": "Redis", "postgres": "PostgreSQL", "worker": "wo
          "kafka": "Kafka broker", "prometheus": "Prometheus"}
 
 
-def cpu_seconds(pid):
+def stat(pid):
+    """The fields of /proc/PID/stat after the command name (state, ppid, ...), or None if it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICK, int(fields[1])
-    except (OSError, IndexError, ValueError):
-        return None, None
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
 
 
 def stack_processes(run_dir):
@@ -47,10 +47,9 @@ def stack_processes(run_dir):
     if "postgres" in procs:
         postmaster = next(iter(procs["postgres"]))
         for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                _, ppid = cpu_seconds(entry)
-                if ppid == postmaster:
-                    procs["postgres"].add(int(entry))
+            fields = stat(entry) if entry.isdigit() else None
+            if fields and int(fields[1]) == postmaster:
+                procs["postgres"].add(int(entry))
     return procs
 
 
@@ -58,9 +57,9 @@ def snapshot(procs):
     out = {}
     for name, pids in procs.items():
         for pid in pids:
-            seconds, _ = cpu_seconds(pid)
-            if seconds is not None:
-                out[(name, pid)] = seconds
+            fields = stat(pid)
+            if fields:
+                out[(name, pid)] = (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
     return out
 
 
