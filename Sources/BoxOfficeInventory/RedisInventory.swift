@@ -83,7 +83,7 @@ public struct RedisInventory: Sendable {
         let keys = InventoryKeys(event: event)
         let idem = idempotencyKey.map { keys.idempotency(buyer: buyer.rawValue, key: $0) } ?? keys.prefix + "idem:-"
         for _ in 0..<3 {
-            let id = ReservationID.random(in: event)
+            let id = ReservationID.fresh(in: event)
             let reply = try await redis.eval(
                 InventoryScripts.reserve,
                 keys: [keys.stock, keys.meta, keys.limits, keys.holds, keys.outbox, keys.reservation(id), idem,

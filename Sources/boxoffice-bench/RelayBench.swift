@@ -28,7 +28,7 @@ struct RelayBench: AsyncParsableCommand {
         // Synthetic reservation.held entries, as reserve.lua writes them.
         for chunk in stride(from: 0, to: entries, by: 1_000) {
             let commands: [[RedisArgument]] = (chunk..<min(chunk + 1_000, entries)).map { i in
-                let rid = ReservationID.random(in: event).rawValue
+                let rid = ReservationID.fresh(in: event).rawValue
                 let entry = OutboxEntry(
                     id: UUID().uuidString.lowercased(), type: "reservation.held", rid: rid, event: event.rawValue, category: "floor",
                     user: "u\(i)", qty: "1", amount: "100", currency: "EUR", at: "1795240000000", created: "1795240000000",

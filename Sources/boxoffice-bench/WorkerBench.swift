@@ -25,7 +25,7 @@ struct WorkerBench: AsyncParsableCommand {
             var all: [ReservationEvent] = []
             all.reserveCapacity(n)
             for i in 0..<(n / 2) {
-                let rid = ReservationID.random(in: event).rawValue
+                let rid = ReservationID.fresh(in: event).rawValue
                 for type in [ReservationEventType.held, .confirmed] {
                     all.append(ReservationEvent(
                         id: UUID().uuidString.lowercased(), type: type, occurredAt: "2026-11-21T10:00:00.000Z", reservationID: rid,

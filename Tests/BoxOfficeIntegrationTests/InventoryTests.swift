@@ -145,7 +145,7 @@ struct InventoryTests {
             #expect(try await f.stock() == StockLevels(total: 10, available: 8, held: 0, confirmed: 2))
 
             // Unknown and malformed reservations.
-            let ghost = ReservationID.random(in: f.event)
+            let ghost = ReservationID.fresh(in: f.event)
             #expect(try await inv.confirm(ghost, buyer: f.buyer(1), paymentReference: "p") == .notFound)
             #expect(try await inv.cancel(ghost, buyer: f.buyer(1)) == .notFound)
             #expect(ReservationID("not-a-reservation") == nil)

@@ -328,7 +328,7 @@ struct PipelineTests {
         try await withPipeline { f in
             try await withInProcessPipeline(f, relay: false) {
                 let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: f.settings.kafka(clientID: "poison")), logger: TestStack.logger)
-                let rid = ReservationID.random(in: f.event)
+                let rid = ReservationID.fresh(in: f.event)
                 let key = Array(rid.rawValue.utf8)  // same key → same partition for poison and good event
                 _ = try await producer.send(topic: f.topic, key: key, value: Array("{not json".utf8))
                 _ = try await producer.send(topic: f.topic, key: key, value: Array(#"{"v":2,"id":"x"}"#.utf8))
@@ -432,7 +432,7 @@ struct PipelineTests {
                                  expiresAt: "2026-11-21T10:10:00.000Z",
                                  payment: type == .confirmed ? PaymentInfo(ref: "pay_\(rid.token)", status: "succeeded", amount: 5_000, currency: "EUR") : nil)
             }
-            let a = ReservationID.random(in: f.event), b = ReservationID.random(in: f.event)
+            let a = ReservationID.fresh(in: f.event), b = ReservationID.fresh(in: f.event)
             let heldA = event(.held, a, at: "2026-11-21T10:00:00.000Z"), confirmedA = event(.confirmed, a, at: "2026-11-21T10:01:00.000Z")
             let heldB = event(.held, b, at: "2026-11-21T10:00:00.000Z"), confirmedB = event(.confirmed, b, at: "2026-11-21T10:01:00.000Z")
             // In order, once; and reordered, twice each, across batches.
@@ -456,7 +456,7 @@ struct PipelineTests {
             let after = try #require(try await f.db.query("SELECT status, held_at, created_at FROM bookings WHERE reservation_id = \(a.rawValue)").first)
             #expect(try after.string(0) == "confirmed" && after.date(1) == rowA.1 && after.date(2) == rowA.3)
             // A held whose reservation has no row yet creates it; one arriving after its confirm fills held_at.
-            let c = ReservationID.random(in: f.event), d = ReservationID.random(in: f.event)
+            let c = ReservationID.fresh(in: f.event), d = ReservationID.fresh(in: f.event)
             _ = try await writer.apply([event(.confirmed, d, at: "2026-11-21T10:01:00.000Z")])
             let late2 = try await writer.apply([event(.held, c, at: "2026-11-21T10:00:00.000Z"), event(.held, d, at: "2026-11-21T10:00:00.000Z")])
             #expect(late2.applied[.held] == 2 && late2.duplicates == 0)

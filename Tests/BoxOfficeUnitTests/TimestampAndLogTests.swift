@@ -240,7 +240,7 @@ import Testing
     @Test func reservationIDsParseAndMintAlike() throws {
         let event = try #require(EventID("ev_x-1"))
         for _ in 0..<1_000 {
-            let minted = ReservationID.random(in: event)
+            let minted = ReservationID.fresh(in: event)
             let parsed = try #require(ReservationID(minted.rawValue))
             #expect(parsed == minted && parsed.event == event && parsed.token.utf8.count == 20)
         }
@@ -251,4 +251,24 @@ import Testing
             #expect(ReservationID(bad) == nil, "\(bad)")
         }
     }
+
+    /// New ids of one event sort by their creation time (PostgreSQL appends them to the
+    /// primary key's last page), and ids of one millisecond still differ.
+    @Test func reservationIDsSortByCreationTime() throws {
+        let event = try #require(EventID("ev_x"))
+        let ms: Int64 = 1_700_000_000_000
+        let prefix = String(ms, radix: 16).leftPadded(to: 11)
+        let sameMillisecond = Set((0..<1_000).map { _ in ReservationID.fresh(in: event, milliseconds: ms) })
+        #expect(sameMillisecond.count == 1_000)
+        let later = ReservationID.fresh(in: event, milliseconds: ms + 1)
+        for id in sameMillisecond {
+            #expect(id.token.hasPrefix(prefix) && id.rawValue < later.rawValue && ReservationID(id.rawValue) == id)
+        }
+        #expect(ReservationID.fresh(in: event, milliseconds: 0).token.hasPrefix("00000000000"))
+        #expect(ReservationID.fresh(in: event).rawValue > later.rawValue)  // now is after 2023-11-14
+    }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }
