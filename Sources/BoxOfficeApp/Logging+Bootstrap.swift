@@ -51,8 +51,7 @@ struct SinkLogHandler: LogHandler {
         for (k, v) in metadata { add(k, v) }
         pairs.sort { $0.key < $1.key }
 
-        let now = Date().timeIntervalSince1970
-        var line = RFC3339Timestamp.string(milliseconds: Int64(now * 1000))
+        var line = RFC3339Timestamp.string(milliseconds: unixMilliseconds())
         line.reserveCapacity(160)
         line += " "
         line += event.level.rawValue
@@ -150,7 +149,7 @@ final class LogSink: @unchecked Sendable {
         buffer.removeAll(keepingCapacity: true)
         urgent = false
         if dropped > 0 {
-            out.append(contentsOf: "\(RFC3339Timestamp.string(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))) warning log: \(dropped) log lines dropped: stderr did not keep up\n".utf8)
+            out.append(contentsOf: "\(RFC3339Timestamp.string(milliseconds: unixMilliseconds())) warning log: \(dropped) log lines dropped: stderr did not keep up\n".utf8)
             dropped = 0
         }
         return out

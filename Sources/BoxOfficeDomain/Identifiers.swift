@@ -82,13 +82,12 @@ public struct ReservationID: Hashable, Sendable, CustomStringConvertible {
     /// with such keys and 23 µs with random ones. 36 random bits within a millisecond keep
     /// two ids of one event apart; a reserve that still meets its id taken retries with another.
     public static func fresh(in event: EventID, milliseconds: Int64 = unixMilliseconds()) -> ReservationID {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
         var generator = IDRandom()
         var random = generator.next()
         let token = String(unsafeUninitializedCapacity: 20) { out in
-            for i in 0..<11 { out[i] = digits[Int((UInt64(bitPattern: milliseconds) >> (4 * UInt64(10 - i))) & 0xF)] }
+            for i in 0..<11 { out[i] = hexDigits[Int((UInt64(bitPattern: milliseconds) >> (4 * UInt64(10 - i))) & 0xF)] }
             for i in 11..<20 {
-                out[i] = digits[Int(random & 0xF)]
+                out[i] = hexDigits[Int(random & 0xF)]
                 random >>= 4
             }
             return 20
@@ -135,6 +134,9 @@ extension Unicode.Scalar {
     public var isControlCharacter: Bool { value < 0x20 || (0x7F...0x9F).contains(value) }
 }
 
+/// The lowercase hex digits, by value (made once, shared by the module's writers of hex).
+let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
 /// Milliseconds since 1970 by this process's wall clock.
 public func unixMilliseconds() -> Int64 {
     var ts = timespec()
@@ -148,7 +150,6 @@ public func unixMilliseconds() -> Int64 {
 /// owner), so they come from a SplitMix64 stream seeded once from the system
 /// generator instead of a `getrandom` system call per eight bytes.
 public func randomHex(bytes: Int) -> String {
-    let digits: [UInt8] = Array("0123456789abcdef".utf8)
     var g = IDRandom()
     var out = [UInt8]()
     out.reserveCapacity(bytes * 2)
@@ -156,8 +157,8 @@ public func randomHex(bytes: Int) -> String {
     while remaining > 0 {
         var word = g.next()
         for _ in 0..<min(8, remaining) {
-            out.append(digits[Int(word & 0xF)])
-            out.append(digits[Int((word >> 4) & 0xF)])
+            out.append(hexDigits[Int(word & 0xF)])
+            out.append(hexDigits[Int((word >> 4) & 0xF)])
             word >>= 8
         }
         remaining -= 8

@@ -65,8 +65,6 @@ public struct JSONObjectWriter: Sendable {
         out.append(contentsOf: String(value).utf8)  // a small string: no allocation
     }
 
-    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
-
     static func appendString(_ value: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var value = value
@@ -83,7 +81,7 @@ public struct JSONObjectWriter: Sendable {
                 case 0x09: out.append(UInt8(ascii: "t"))
                 case 0x08: out.append(UInt8(ascii: "b"))
                 case 0x0C: out.append(UInt8(ascii: "f"))
-                default: out.append(contentsOf: [UInt8(ascii: "u"), 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 0x0F)]])
+                default: out.append(contentsOf: [UInt8(ascii: "u"), 0x30, 0x30, hexDigits[Int(c >> 4)], hexDigits[Int(c & 0x0F)]])
                 }
             }
             out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))

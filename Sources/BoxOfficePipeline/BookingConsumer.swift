@@ -122,7 +122,7 @@ public struct BookingConsumer: Service {
             reason: reason, topic: message.topic, partition: message.partition, offset: message.offset,
             key: message.key.map { String(decoding: $0, as: UTF8.self) },
             payload: text ?? Data(message.value).base64EncodedString(), payload_encoding: text == nil ? "base64" : "utf8",
-            failed_at: RFC3339Timestamp.string(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)))
+            failed_at: RFC3339Timestamp.string(milliseconds: unixMilliseconds()))
         let value = Array(try JSONEncoder.sorted.encode(letter))
         // Like the database, the dead-letter topic is retried until it takes the message: its offset
         // is committed with the batch, so giving up here would lose it, and stopping would stop all bookings.
