@@ -166,6 +166,24 @@ public func randomHex(bytes: Int) -> String {
     return String(decoding: out, as: UTF8.self)
 }
 
+/// A random version-4 UUID, lowercase (`xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx`),
+/// from the same stream as `randomHex`: unique, not secret.
+public func randomUUID() -> String {
+    var g = IDRandom()
+    let high = g.next() & ~0xF000 | 0x4000  // version 4
+    let low = g.next() & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000  // variant 10
+    return String(unsafeUninitializedCapacity: 36) { out in
+        var i = 0
+        for digit in 0..<32 {
+            if digit == 8 || digit == 12 || digit == 16 || digit == 20 { out[i] = 0x2D; i += 1 }
+            let word = digit < 16 ? high : low
+            out[i] = hexDigits[Int((word >> UInt64(60 - 4 * (digit % 16))) & 0xF)]
+            i += 1
+        }
+        return 36
+    }
+}
+
 /// The process-wide SplitMix64 stream, seeded from the system generator
 /// (every `IDRandom` value draws from the same state).
 struct IDRandom: RandomNumberGenerator, Sendable {

@@ -93,6 +93,7 @@ public struct RedisInventory: Sendable {
                     .int(quantity), .int(Int(configuration.holdTTL.inMilliseconds)), .int(configuration.maxQuantityPerRequest),
                     .string(idempotencyKey == nil ? "0" : "1"), .int(Int(configuration.idempotencyTTL.components.seconds)),
                     .int(max(1, Int((configuration.reserveRate?.interval ?? .zero).inMilliseconds))), .int(configuration.reserveRate?.burst ?? 0),
+                    .string(randomUUID()),
                 ])
             let parts = try ScriptReply(reply)
             switch parts.status {

@@ -267,6 +267,18 @@ import Testing
         #expect(ReservationID.fresh(in: event, milliseconds: 0).token.hasPrefix("00000000000"))
         #expect(ReservationID.fresh(in: event).rawValue > later.rawValue)  // now is after 2023-11-14
     }
+
+    /// The reservation.held event's id: a lowercase version-4 UUID, a fresh one each time.
+    @Test func randomUUIDsAreVersion4() {
+        let ids = (0..<1_000).map { _ in randomUUID() }
+        #expect(Set(ids).count == 1_000)
+        for id in ids {
+            let groups = id.split(separator: "-", omittingEmptySubsequences: false)
+            #expect(groups.map(\.count) == [8, 4, 4, 4, 12], "\(id)")
+            #expect(id.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) || $0 == 0x2D }, "\(id)")
+            #expect(groups[2].first == "4" && "89ab".contains(groups[3].first!), "\(id)")
+        }
+    }
 }
 
 private extension String {

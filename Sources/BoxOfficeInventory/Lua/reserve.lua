@@ -7,6 +7,7 @@
 -- ARGV[8] '1' to honour KEYS[7], '0' without an idempotency key
 -- ARGV[9] idempotency key lifetime (s)
 -- ARGV[10] rate-limit interval (ms)  ARGV[11] rate-limit burst (0 = no limit)
+-- ARGV[12] the reservation.held event's id (a random UUID)
 -- Returns {'held', created_ms, expires_ms, amount, currency} | {'replayed', reservation id}
 --       | {'sold_out', available} | {'limit_exceeded', limit, already}
 --       | {'not_found'} | {'invalid_qty', max} | {'id_taken'}
@@ -67,5 +68,5 @@ redis.call('HSET', rkey, 'rid', r.rid, 'event', r.event, 'category', r.category,
   'uncounted', max_user > 0 and '0' or '1')
 redis.call('ZADD', holds, r.expires, rid)
 if use_idem then redis.call('SET', idem, rid, 'EX', ARGV[9]) end
-emit(outbox, 'reservation.held', r, r.created, '', nil)
+emit(outbox, 'reservation.held', r, r.created, '', nil, ARGV[12])
 return { 'held', r.created, r.expires, r.amount, r.currency }
