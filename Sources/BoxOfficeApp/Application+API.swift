@@ -59,7 +59,7 @@ public func buildAPIApplication(
         inventory: dependencies.inventory(settings: settings), expiredCounter: Counter(label: "holds_expired_total"),
         logger: logger)
     var relayConfiguration = OutboxRelay.Configuration()
-    relayConfiguration.claimIdle = .milliseconds(settings.relayClaimIdleMs)
+    relayConfiguration.leaseTime = .milliseconds(settings.relayLeaseMs)
     relayConfiguration.topic = settings.kafkaTopic
     let relay = OutboxRelay(redis: dependencies.redis, producer: producer, configuration: relayConfiguration, logger: logger)
     let reporter = MetricsReporter(redis: dependencies.redis, postgres: dependencies.postgres, reportStock: true, interval: .seconds(2), logger: logger)

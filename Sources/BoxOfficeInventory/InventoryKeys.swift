@@ -17,6 +17,8 @@ public struct InventoryKeys: Sendable {
     public var limits: String { prefix + "limits" }
     public var holds: String { prefix + "holds" }
     public var outbox: String { prefix + "outbox" }
+    /// Which relay carries the outbox stream to Kafka (see `Lua/relay_lease.lua`).
+    public var relayLease: String { prefix + "relay" }
 
     /// The hash of one reservation of this event.
     public func reservation(_ id: ReservationID) -> String { prefix + "r:" + id.token }

@@ -17,8 +17,8 @@ public enum InventoryScripts {
     public static let dueHolds = script("due_holds", PackageResources.due_holds_lua)
     public static let availability = script("availability", PackageResources.availability_lua)
     public static let rateLimit = script("rate_limit", PackageResources.rate_limit_lua)
-    public static let trimOutbox = script("trim_outbox", PackageResources.trim_outbox_lua)
+    public static let relayLease = script("relay_lease", PackageResources.relay_lease_lua)
 
     /// Every script, e.g. to preload with `SCRIPT LOAD`.
-    public static let all = [initCategory, reserve, confirm, paymentFailed, cancel, expire, dueHolds, availability, rateLimit, trimOutbox]
+    public static let all = [initCategory, reserve, confirm, paymentFailed, cancel, expire, dueHolds, availability, rateLimit, relayLease]
 }

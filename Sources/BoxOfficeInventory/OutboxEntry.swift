@@ -10,7 +10,7 @@ import BoxOfficeRedis
 /// and currencies are validated, category names and buyer ids refuse control
 /// characters, and payment references and reasons are cleaned before they reach
 /// a script. One field instead of sixteen pairs makes each reservation's
-/// `XADD`, its AOF record and the relay's `XREADGROUP` reply about a third as
+/// `XADD`, its AOF record and the relay's `XRANGE` reply about a third as
 /// long. Entries of the older layout (one stream field per event field) are
 /// still read, so a stream written before an upgrade drains after it.
 public struct OutboxEntry: Sendable, Equatable {

@@ -9,12 +9,20 @@ import ServiceLifecycle
 
 /// Carries the per-event outbox streams to the Kafka topic `reservations`.
 ///
-/// Reads each stream through the Redis consumer group `relay` (so several API
-/// replicas share the work), publishes each entry keyed by reservation id with
-/// the idempotent producer, and only after the broker's delivery report
-/// acknowledges and deletes the entry. An entry whose delivery failed, or whose
-/// relay died, stays pending and is claimed again after `claimIdle`. While the
-/// broker is down the streams simply grow; nothing is lost.
+/// One relay at a time carries a stream: it holds the stream's lease in Redis
+/// (`bo:{ev:E}:relay`, see `relay_lease.lua`), so several API replicas share the
+/// events and each stream goes out in the order it was written. The holder
+/// reads the oldest entries (`XRANGE`), publishes each keyed by reservation id
+/// with the idempotent producer, and only after the broker's delivery reports
+/// trims the stream (`XTRIM MINID`) up to the first entry whose delivery
+/// failed, or past the last when none did. A failed entry and those after it
+/// are read again on the next round; a relay that dies or freezes loses its
+/// leases after `leaseTime`, and the next holder starts again from the oldest
+/// entry left. An entry may go out twice (the worker absorbs repeats), never
+/// not at all. While the broker is down the streams simply grow.
+///
+/// A consumer group would cost Redis about five times as much per entry: each
+/// read is written to the AOF as one `XCLAIM` per entry, then acknowledged.
 public struct OutboxRelay: Service {
     /// Settings of the relay.
     public struct Configuration: Sendable {
@@ -26,14 +34,13 @@ public struct OutboxRelay: Service {
         public var batchSize = 1_500
         /// Pause when a round found nothing. Default 10 ms.
         public var idleDelay: Duration = .milliseconds(10)
-        /// A pending entry idle this long is claimed by another relay (or retried). Default 10 s.
-        public var claimIdle: Duration = .seconds(10)
-        /// This relay's consumer name in the group. Default host, pid and a random suffix.
-        public var consumerName = "relay-\(localHostName())-\(getpid())-\(randomHex(bytes: 3))"
+        /// A stream whose relay has not renewed its lease for this long is taken over
+        /// by another. Renewed every round once half of it has run. Default 10 s.
+        public var leaseTime: Duration = .seconds(10)
+        /// This relay's name in the leases it holds. Default host, pid and a random suffix.
+        public var name = "relay-\(localHostName())-\(getpid())-\(randomHex(bytes: 3))"
         public init() {}
     }
-
-    static let group = "relay"
 
     let redis: RedisClient
     let producer: KafkaProducer
@@ -55,23 +62,13 @@ public struct OutboxRelay: Service {
 
     public func run() async throws {
         let inventory = RedisInventory(redis: redis)
-        var groups = Set<EventID>()
-        var lastClaim: [EventID: ContinuousClock.Instant] = [:]
+        var events: [EventID] = []
         var lastGauge = ContinuousClock.now - .seconds(10)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var moved = 0
             do {
-                let events = try await inventory.events()
-                for event in events {
-                    if !groups.contains(event) {
-                        try await ensureGroup(InventoryKeys(event: event).outbox)
-                        groups.insert(event)
-                    }
-                    let now = ContinuousClock.now
-                    let claim = lastClaim[event].map { now - $0 >= configuration.claimIdle / 2 } ?? true
-                    if claim { lastClaim[event] = now }
-                    moved += try await relayOnce(event: event, claim: claim)
-                }
+                events = try await inventory.events()
+                for event in events { moved += try await relayOnce(event: event) ?? 0 }
                 if ContinuousClock.now - lastGauge > .seconds(1) {
                     pending.record(try await pendingCount(events))
                     lastGauge = .now
@@ -82,44 +79,28 @@ public struct OutboxRelay: Service {
             }
             if moved == 0 { try? await Task.sleep(for: configuration.idleDelay) }
         }
+        // Another replica takes the streams over now rather than after the lease time.
+        for event in events { _ = try? await lease(event, milliseconds: 0) }
     }
 
-    func ensureGroup(_ stream: String) async throws {
-        do {
-            try await redis.send(["XGROUP", "CREATE", .string(stream), .string(Self.group), "0", "MKSTREAM"])
-        } catch let e as RedisError where e.serverErrorPrefix == "BUSYGROUP" {
-            // Already there.
-        }
+    /// Takes or renews (or with 0 ms gives up) this relay's lease on `event`'s stream.
+    func lease(_ event: EventID, milliseconds: Int) async throws -> Bool {
+        try await redis.eval(InventoryScripts.relayLease, keys: [.string(InventoryKeys(event: event).relayLease)],
+                             arguments: [.string(configuration.name), .int(milliseconds)]).int == 1
     }
 
-    /// One round for one event: claim stale entries, read new ones, publish, ack.
-    /// Returns how many entries were published.
-    /// With `claim`, entries pending longer than `claimIdle` (a dead relay's, or
-    /// this relay's failed deliveries) are taken over first; the loop asks for
-    /// that at most every `claimIdle / 2` per event, not on every round.
-    public func relayOnce(event: EventID, claim: Bool = true) async throws -> Int {
+    /// One round for one event: take or renew its lease, read the oldest entries,
+    /// publish them, trim what was delivered. Returns how many entries were
+    /// delivered, or `nil` when another relay holds the stream.
+    public func relayOnce(event: EventID) async throws -> Int? {
+        guard try await lease(event, milliseconds: Int(configuration.leaseTime.inMilliseconds)) else { return nil }
         let stream = InventoryKeys(event: event).outbox
-        var entries: [(String, OutboxEntry?)] = []
-        if claim {
-            let idleMs = Int(configuration.claimIdle.inMilliseconds)
-            let claimed = try await redis.send([
-                "XAUTOCLAIM", .string(stream), .string(Self.group), .string(configuration.consumerName), .int(idleMs), "0-0",
-                "COUNT", .int(configuration.batchSize),
-            ])
-            entries = Self.entries(claimed.array?.dropFirst().first ?? .null)
-        }
-        let fresh = try await redis.send([
-            "XREADGROUP", "GROUP", .string(Self.group), .string(configuration.consumerName),
-            "COUNT", .int(configuration.batchSize), "STREAMS", .string(stream), ">",
-        ])
-        if let streams = fresh.array, let first = streams.first?.array, first.count == 2 {
-            entries += Self.entries(first[1])
-        }
+        let entries = Self.entries(try await redis.send(["XRANGE", .string(stream), "-", "+", "COUNT", .int(configuration.batchSize)]))
         guard !entries.isEmpty else { return 0 }
 
         // Envelopes first; a malformed entry can never be published: drop it loudly rather than block the stream.
-        var delivered: [String] = []
-        var publishable: [String] = []
+        var done = [Bool](repeating: true, count: entries.count)
+        var publishable: [Int] = []
         var messages: [(key: [UInt8]?, value: [UInt8])] = []
         messages.reserveCapacity(entries.count)
         for (n, (id, fields)) in entries.enumerated() {
@@ -130,28 +111,35 @@ public struct OutboxRelay: Service {
                 guard let fields else { throw EnvelopeError(field: "e") }
                 let envelope = try Self.envelope(fields)
                 messages.append((Array(envelope.reservation_id.utf8), envelope.jsonBytes))
-                publishable.append(id)
+                publishable.append(n)
             } catch {
                 logger.error("dropping malformed outbox entry", metadata: ["entry": "\(id)", "error": "\(error)"])
-                delivered.append(id)
             }
         }
         let reports = await producer.sendBatch(topic: configuration.topic, messages: messages)
-        for (id, report) in zip(publishable, reports) {
-            switch report {
-            case .success: delivered.append(id)
-            case .failure(let error):
-                logger.warning("publish failed; the entry stays pending", metadata: ["entry": "\(id)", "error": "\(error)"])
+        for (n, report) in zip(publishable, reports) {
+            if case .failure(let error) = report {
+                done[n] = false
+                logger.warning("publish failed; the entry stays in the outbox", metadata: ["entry": "\(entries[n].0)", "error": "\(error)"])
             }
         }
-        if !delivered.isEmpty {
-            try await redis.send(["XACK", .string(stream), .string(Self.group)] + delivered.map(RedisArgument.string))
-            // Acknowledged entries leave the stream by one trim up to the oldest entry any group still needs.
-            try await redis.eval(InventoryScripts.trimOutbox, keys: [.string(stream)], arguments: [])
+        // Everything before the first entry not delivered leaves the stream.
+        let kept = done.firstIndex(of: false)
+        let delivered = done.filter { $0 }.count
+        let trimTo = kept.map { entries[$0].0 } ?? Self.successor(of: entries[entries.count - 1].0)
+        if kept != 0, let trimTo {
+            try await redis.send(["XTRIM", .string(stream), "MINID", .string(trimTo)])
         }
-        published.increment(by: delivered.count)
-        if delivered.count < entries.count { failed.increment(by: entries.count - delivered.count) }
-        return delivered.count
+        published.increment(by: delivered)
+        if delivered < entries.count { failed.increment(by: entries.count - delivered) }
+        return delivered
+    }
+
+    /// The stream id right after `id` (`ms-seq` → `ms-(seq+1)`), or `nil` if `id` is not one.
+    static func successor(of id: String) -> String? {
+        let parts = id.split(separator: "-")
+        guard parts.count == 2, let ms = UInt64(parts[0]), let seq = UInt64(parts[1]) else { return nil }
+        return seq == .max ? "\(ms + 1)-0" : "\(ms)-\(seq + 1)"
     }
 
     /// Entries not yet relayed, over every event (streams are trimmed as they are relayed).
@@ -161,7 +149,7 @@ public struct OutboxRelay: Service {
         return replies.reduce(0) { $0 + ($1.int ?? 0) }
     }
 
-    /// The entries of an `XREADGROUP` or `XAUTOCLAIM` reply: each id, with its entry
+    /// The entries of an `XRANGE` reply: each id, with its entry
     /// (`nil` when the fields have neither layout, see `OutboxEntry`).
     static func entries(_ value: RESPValue) -> [(String, OutboxEntry?)] {
         (value.array ?? []).compactMap { entry in

@@ -220,33 +220,30 @@ struct InventoryTests {
         }
     }
 
-    /// The outbox keeps every entry some group has not acknowledged or not yet read, and loses the rest.
-    @Test func outboxTrimKeepsWhatAnyGroupStillNeeds() async throws {
-        try await withInventory(stock: 100) { f in
-            let redis = f.inventory.redis, stream = f.keys.outbox
-            func trim() async throws -> Int { try await redis.eval(InventoryScripts.trimOutbox, keys: [.string(stream)], arguments: []).int ?? -1 }
-            func ids() async throws -> [String] {
-                try await redis.send(["XRANGE", .string(stream), "-", "+"]).array?.compactMap { $0.array?.first?.string } ?? []
+    /// One relay at a time holds an outbox stream's lease: it keeps it by renewing it (rewritten
+    /// only once half of it has run), gives it up, or loses it when it stops renewing it.
+    @Test func relayLeaseHasOneHolderAtATime() async throws {
+        try await withInventory(stock: 1) { f in
+            let redis = f.inventory.redis, key = f.keys.relayLease
+            func lease(_ name: String, _ ms: Int) async throws -> Int {
+                try await redis.eval(InventoryScripts.relayLease, keys: [.string(key)], arguments: [.string(name), .int(ms)]).int ?? -1
             }
-            var all: [String] = []
-            for n in 0..<10 { all.append(try await redis.send(["XADD", .string(stream), "*", "n", .int(n)]).string ?? "") }
-            #expect(try await trim() == 0, "no group: nothing is known to be done")
-            try await redis.send(["XGROUP", "CREATE", .string(stream), "a", "0"])
-            try await redis.send(["XGROUP", "CREATE", .string(stream), "b", "0"])
-            // a reads 6 and acknowledges 0-1 and 3; b reads 8 and acknowledges all of them.
-            _ = try await redis.send(["XREADGROUP", "GROUP", "a", "c", "COUNT", 6, "STREAMS", .string(stream), ">"])
-            try await redis.send(["XACK", .string(stream), "a", .string(all[0]), .string(all[1]), .string(all[3])])
-            _ = try await redis.send(["XREADGROUP", "GROUP", "b", "c", "COUNT", 8, "STREAMS", .string(stream), ">"])
-            try await redis.send(["XACK", .string(stream), "b"] + all[0..<8].map(RedisArgument.string))
-            #expect(try await trim() == 2)
-            #expect(try await ids() == Array(all[2...]), "a's oldest pending entry and everything after it stay")
-            try await redis.send(["XACK", .string(stream), "a"] + all[2..<6].map(RedisArgument.string))
-            #expect(try await trim() == 4)
-            #expect(try await ids() == Array(all[6...]), "entries a has not read yet stay")
-            _ = try await redis.send(["XREADGROUP", "GROUP", "a", "c", "COUNT", 10, "STREAMS", .string(stream), ">"])
-            try await redis.send(["XACK", .string(stream), "a"] + all[6...].map(RedisArgument.string))
-            #expect(try await trim() == 2)
-            #expect(try await ids() == Array(all[8...]), "entries b has not read yet stay")
+            func ttl() async throws -> Int { try await redis.send(["PTTL", .string(key)]).int ?? -3 }
+            #expect(try await lease("a", 60_000) == 1)
+            #expect(try await lease("b", 60_000) == 0, "a holds it")
+            try await redis.send(["PEXPIRE", .string(key), 40_000])
+            #expect(try await lease("a", 60_000) == 1)
+            #expect(try await ttl() <= 40_000, "not rewritten before half of it has run")
+            try await redis.send(["PEXPIRE", .string(key), 20_000])
+            #expect(try await lease("a", 60_000) == 1)
+            #expect(try await ttl() > 40_000, "renewed once half of it had run")
+            #expect(try await lease("b", 0) == 0)
+            #expect(try await redis.send(["GET", .string(key)]).string == "a", "b cannot give up a's lease")
+            #expect(try await lease("a", 0) == 0)
+            #expect(try await lease("b", 60_000) == 1, "given up, it is b's")
+            try await redis.send(["PEXPIRE", .string(key), 50])
+            let taken = try await eventually(timeout: .seconds(5), every: .milliseconds(20)) { try await lease("c", 60_000) == 1 }
+            #expect(taken, "b stopped renewing: c takes it")
         }
     }
 

@@ -27,7 +27,7 @@ struct PipelineFixture: Sendable {
         var env = [
             "BOXOFFICE_REDIS_URL": redisURL, "BOXOFFICE_KAFKA_TOPIC": topic, "BOXOFFICE_KAFKA_DLQ_TOPIC": deadLetterTopic,
             "BOXOFFICE_WORKER_GROUP": group, "BOXOFFICE_API_PORT": "\(freePort())", "BOXOFFICE_WORKER_PORT": "\(freePort())",
-            "BOXOFFICE_RELAY_CLAIM_IDLE_MS": "1000", "BOXOFFICE_API_HOST": "127.0.0.1", "BOXOFFICE_WORKER_HOST": "127.0.0.1",
+            "BOXOFFICE_RELAY_LEASE_MS": "1000", "BOXOFFICE_API_HOST": "127.0.0.1", "BOXOFFICE_WORKER_HOST": "127.0.0.1",
         ]
         for (k, v) in extra { env[k] = v }
         return env
@@ -129,7 +129,7 @@ func withInProcessPipeline<T>(_ f: PipelineFixture, relay: Bool = true, worker: 
     let dlqProducer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: f.settings.kafka(clientID: "test-dlq")), logger: logger)
     var relayConfig = OutboxRelay.Configuration()
     relayConfig.topic = f.topic
-    relayConfig.claimIdle = .seconds(1)
+    relayConfig.leaseTime = .seconds(1)
     // Only a consumer that polls may join the group: a silent member would hold partitions.
     let consumer = worker ? try KafkaConsumer(
         configuration: KafkaConsumerConfiguration(kafka: f.settings.kafka(clientID: "test-worker"), groupID: f.group, topics: [f.topic]),
@@ -320,6 +320,42 @@ struct PipelineTests {
                 #expect(try await f.succeededPayments().rows == 1_000)
                 api.terminate()
             }
+        }
+    }
+
+    /// Two relays on one stream: one carries it while it renews its lease, the other waits, and
+    /// takes the stream over when the first stops. Each entry is read once and trimmed once
+    /// delivered.
+    @Test(.timeLimit(.minutes(2)))
+    func twoRelaysCarryAStreamOneAtATime() async throws {
+        try await withPipeline { f in
+            let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: f.settings.kafka(clientID: "two-relays")), logger: TestStack.logger)
+            func relay(_ name: String) -> OutboxRelay {
+                var c = OutboxRelay.Configuration()
+                c.topic = f.topic
+                c.name = name
+                c.leaseTime = .seconds(1)
+                return OutboxRelay(redis: f.redis, producer: producer, configuration: c, logger: TestStack.logger)
+            }
+            let first = relay("first"), second = relay("second")
+            let outbox = InventoryKeys(event: f.event).outbox
+            func backlog() async throws -> Int { try await f.redis.send(["XLEN", .string(outbox)]).int ?? -1 }
+            _ = try await f.war(reservations: 300, confirmed: 0, buyerPrefix: "a-")
+            #expect(try await first.relayOnce(event: f.event) == 300)
+            #expect(try await backlog() == 0, "delivered entries leave the stream")
+            _ = try await f.war(reservations: 100, confirmed: 0, buyerPrefix: "b-")
+            #expect(try await second.relayOnce(event: f.event) == nil, "the first relay holds the stream")
+            #expect(try await backlog() == 100)
+            // The first relay stops renewing (killed, frozen): after its lease the second takes over.
+            var carried: Int? = nil
+            let tookOver = try await eventually(timeout: .seconds(10), every: .milliseconds(50)) {
+                carried = try await second.relayOnce(event: f.event)
+                return carried != nil
+            }
+            #expect(tookOver && carried == 100, "carried \(String(describing: carried))")
+            #expect(try await backlog() == 0)
+            #expect(try await first.relayOnce(event: f.event) == nil, "now the second relay holds it")
+            await producer.shutdown(flushTimeout: .seconds(1))
         }
     }
 

@@ -66,8 +66,9 @@ public struct BoxOfficeSettings: Sendable {
     public var workerBatchSize = 1000
     /// `BOXOFFICE_WORKER_BATCH_WAIT_MS`: longest wait to fill a batch. Default `50`.
     public var workerBatchWaitMs = 50
-    /// `BOXOFFICE_RELAY_CLAIM_IDLE_MS`: an outbox entry pending this long is retried or taken over. Default `10000`.
-    public var relayClaimIdleMs = 10_000
+    /// `BOXOFFICE_RELAY_LEASE_MS`: an event's outbox stream whose relay has not renewed its lease for
+    /// this long (a killed or frozen replica) is taken over by another. Default `10000`.
+    public var relayLeaseMs = 10_000
 
     public init() {}
 
@@ -119,7 +120,7 @@ public struct BoxOfficeSettings: Sendable {
         string("BOXOFFICE_RATE_LIMIT_PREFIX", &rateLimitPrefix)
         try int("BOXOFFICE_WORKER_BATCH_SIZE", &workerBatchSize, range: 1...100_000)
         try int("BOXOFFICE_WORKER_BATCH_WAIT_MS", &workerBatchWaitMs, range: 1...60_000)
-        try int("BOXOFFICE_RELAY_CLAIM_IDLE_MS", &relayClaimIdleMs, range: 100...3_600_000)
+        try int("BOXOFFICE_RELAY_LEASE_MS", &relayLeaseMs, range: 100...3_600_000)
         if let origins = env["BOXOFFICE_CORS_ORIGINS"] {
             corsOrigins = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
@@ -169,7 +170,7 @@ public struct BoxOfficeSettings: Sendable {
             "rate_limits": "signup \(signUpPerMinute)/min, login \(loginPerMinute)/min, reserve \(reservePerSecond)/s burst \(reserveBurst)",
             "cors_origins": corsOrigins.joined(separator: ","),
             "worker": "group \(workerGroup), batch \(workerBatchSize) / \(workerBatchWaitMs) ms, port \(workerHost):\(workerPort)",
-            "relay_claim_idle_ms": "\(relayClaimIdleMs)",
+            "relay_lease_ms": "\(relayLeaseMs)",
         ]
     }
 }

@@ -14,6 +14,7 @@
 --   bo:{ev:E}:r:<token> HASH  one reservation
 --   bo:{ev:E}:idem:<h>  STRING reservation id for an idempotency key (h = sha1 of user and key)
 --   bo:{ev:E}:outbox    STREAM events for the relay, one field e each (see emit)
+--   bo:{ev:E}:relay     STRING the relay holding the outbox's lease (relay_lease.lua), with a TTL
 --   bo:{ev:E}:rl:<user> STRING the buyer's reserve rate limit (GCRA theoretical arrival time)
 
 -- Milliseconds since 1970 from the Redis server's clock, never the caller's.
