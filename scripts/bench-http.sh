@@ -5,6 +5,9 @@
 # with wrk the CPU time one request of each phase cost every process of the
 # machine (scripts/tools/cpu-split.py): the ratio is health's cost over reserve's.
 #   scripts/bench-http.sh [seconds] [connections]
+# With wrk each phase runs in BOXOFFICE_BENCH_ROUNDS rounds (default 3) of seconds/rounds,
+# alternating (health, reserve, health, ...), the pipeline drained before each health round;
+# the figures are over all rounds of a phase, each round's are printed too.
 # The load generator is wrk (C, two threads): on a small machine it leaves the
 # API most of the CPU. BOXOFFICE_BENCH_TOOL=k6 runs the same two phases with k6
 # (k6/bench-http.js), whose JavaScript VUs take a core of their own.
@@ -37,30 +40,71 @@ TOOL="${BOXOFFICE_BENCH_TOOL:-wrk}"
 if [ "$TOOL" = wrk ]; then
     command -v wrk >/dev/null || die "wrk is not installed: run scripts/install.sh"
     WRK_THREADS="${BOXOFFICE_BENCH_WRK_THREADS:-2}"
-    wrk_phase() {  # mode path -> the WRK line of figures; where the CPU went, in $RUN/bench-cpu-<mode>.json
+    # The phases alternate in rounds (health, reserve, health, ...), so that a slow or fast
+    # spell of a shared machine falls on both rather than on one of them; the figures are
+    # over all rounds of a phase.
+    ROUNDS="${BOXOFFICE_BENCH_ROUNDS:-3}"
+    ROUND_SECONDS=$((SECONDS_EACH / ROUNDS))
+    [ "$ROUND_SECONDS" -ge 1 ] || die "$SECONDS_EACH s cannot be split into $ROUNDS rounds of whole seconds"
+    wrk_phase() {  # mode path round -> the WRK line of figures; where the CPU went, in $RUN/bench-cpu-<mode>-<round>.json
         MODE="$1" EVENT_ID="$EVENT" TOKENS_FILE="$RUN/bench-tokens.txt" \
-            python3 "$ROOT/scripts/tools/cpu-split.py" --run-dir "$RUN" --out "$RUN/bench-cpu-$1.json" -- \
-            wrk -t "$WRK_THREADS" -c "$VUS" -d "${SECONDS_EACH}s" -s "$ROOT/scripts/tools/wrk-bench.lua" "$BASE$2" \
+            python3 "$ROOT/scripts/tools/cpu-split.py" --run-dir "$RUN" --out "$RUN/bench-cpu-$1-$3.json" -- \
+            wrk -t "$WRK_THREADS" -c "$VUS" -d "${ROUND_SECONDS}s" -s "$ROOT/scripts/tools/wrk-bench.lua" "$BASE$2" \
             2>>"$RUN/bench-http.log" | sed -n 's/^WRK //p'
     }
-    log "wrk: GET /health for ${SECONDS_EACH}s, then POST /reserve for ${SECONDS_EACH}s, $VUS connections, $WRK_THREADS threads (event $EVENT)"
-    HEALTH="$(wrk_phase health /health)"
-    sleep 2  # let the health phase's connections close before the next phase
-    RESERVE="$(wrk_phase reserve /reserve)"
-    BACKLOG="$(redis-cli -p "$BOXOFFICE_REDIS_PORT" xlen "bo:{ev:$EVENT}:outbox" | tr -d '\r')"
-    [ -n "$HEALTH" ] && [ -n "$RESERVE" ] || die "wrk produced no figures; see $RUN/bench-http.log"
-    OUT="$(python3 - "$HEALTH" "$RESERVE" "$RUN" <<'PY'
-import json, sys
-h, v = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-out = {}
-for name, r in (("health", h), ("reserve", v)):
-    out[name] = {"requests": r["requests"], "per_second": r["requests"] / r["seconds"], "p50_ms": r["p50_ms"],
-                 "p99_ms": r["p99_ms"], "failed": r["non_2xx"] + r["socket_errors"]}
+    outbox_backlog() { redis-cli -p "$BOXOFFICE_REDIS_PORT" xlen "bo:{ev:$EVENT}:outbox" | tr -d '\r'; }
+    # Before a health round, the reserves of the last round are carried through (the outbox
+    # relayed, the worker's lag at zero), so that their tail does not run during it.
+    drain() {
+        local deadline=$((SECONDS + 60))
+        until [ "$(outbox_backlog)" = 0 ] && curl -fsS "http://127.0.0.1:$BOXOFFICE_WORKER_PORT/metrics" \
+                | awk '/^kafka_consumer_lag[{ ]/ { lag += $2 } END { exit !(lag == 0) }'; do
+            [ "$SECONDS" -lt "$deadline" ] || { log "note: the pipeline did not drain within 60 s; measuring anyway"; return; }
+            sleep 0.2
+        done
+    }
+    log "wrk: $ROUNDS rounds of GET /health for ${ROUND_SECONDS}s, then POST /reserve for ${ROUND_SECONDS}s, $VUS connections, $WRK_THREADS threads (event $EVENT)"
+    ROUNDS_JSON="["
+    BACKLOGS=0
+    for round in $(seq 1 "$ROUNDS"); do
+        drain
+        HEALTH="$(wrk_phase health /health "$round")"
+        sleep 2  # let the health phase's connections close before the next phase
+        RESERVE="$(wrk_phase reserve /reserve "$round")"
+        BACKLOG="$(outbox_backlog)"
+        BACKLOGS=$((BACKLOGS + ${BACKLOG:-0}))
+        [ -n "$HEALTH" ] && [ -n "$RESERVE" ] || die "wrk produced no figures in round $round; see $RUN/bench-http.log"
+        [ "$round" -gt 1 ] && ROUNDS_JSON+=","
+        ROUNDS_JSON+="{\"health\":$HEALTH,\"reserve\":$RESERVE,\"backlog\":${BACKLOG:-0}}"
+    done
+    ROUNDS_JSON+="]"
+    BACKLOG_LINE="outbox backlog at the end of the reserve rounds: $BACKLOGS entries in all ($ROUNDS rounds)"
+    OUT="$(python3 - "$ROUNDS_JSON" "$RUN" <<'PY'
+import json, statistics, sys
+rounds, run = json.loads(sys.argv[1]), sys.argv[2]
+out = {"rounds": []}
+for name in ("health", "reserve"):
+    rs = [r[name] for r in rounds]
+    requests, seconds = sum(r["requests"] for r in rs), sum(r["seconds"] for r in rs)
+    # p50 is the median of the rounds' p50; p99 the worst round's (wrk gives no combined histogram).
+    out[name] = {"requests": requests, "per_second": requests / seconds, "p50_ms": statistics.median(r["p50_ms"] for r in rs),
+                 "p99_ms": max(r["p99_ms"] for r in rs), "failed": sum(r["non_2xx"] + r["socket_errors"] for r in rs)}
+    cpu = {"processes": {}, "idle": 0.0, "total": 0.0}
     try:
-        with open(f"{sys.argv[3]}/bench-cpu-{name}.json") as f:
-            out[name]["cpu"] = json.load(f)
-    except (OSError, ValueError):
+        for i in range(1, len(rounds) + 1):
+            with open(f"{run}/bench-cpu-{name}-{i}.json") as f:
+                one = json.load(f)
+            for k, v in one["processes"].items():
+                cpu["processes"][k] = cpu["processes"].get(k, 0.0) + v
+            cpu["idle"] += one["idle"]
+            cpu["total"] += one["total"]
+        out[name]["cpu"] = cpu
+    except (OSError, ValueError, KeyError):
         pass
+for r in rounds:
+    h, v = r["health"]["requests"] / r["health"]["seconds"], r["reserve"]["requests"] / r["reserve"]["seconds"]
+    out["rounds"].append({"health": h, "reserve": v, "p99_ms": r["reserve"]["p99_ms"], "ratio": v / h if h else 0,
+                          "backlog": r["backlog"]})
 out["ratio"] = out["reserve"]["per_second"] / out["health"]["per_second"] if out["health"]["per_second"] else 0
 print(json.dumps(out))
 PY
@@ -71,14 +115,18 @@ else
         -e VUS="$VUS" -e SECONDS="$SECONDS_EACH" "$ROOT/k6/bench-http.js" 2>"$RUN/bench-http.log" | tail -1)"
     [ -n "$OUT" ] || die "k6 produced no figures; see $RUN/bench-http.log"
     BACKLOG="$(redis-cli -p "$BOXOFFICE_REDIS_PORT" xlen "bo:{ev:$EVENT}:outbox" | tr -d '\r')"
+    BACKLOG_LINE="outbox backlog when the reserve phase ended: ${BACKLOG:-?} entries"
 fi
 # Work the reserves left behind (entries the relay has not yet published) is not in the
 # figures; a backlog that is a fraction of a second of reserves means the pipeline kept up.
-echo "outbox backlog when the reserve phase ended: ${BACKLOG:-?} entries"
+echo "$BACKLOG_LINE"
 python3 - "$OUT" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])
 h, v = r["health"], r["reserve"]
+for i, rd in enumerate(r.get("rounds", []), 1):
+    print(f"  round {i}: GET /health {rd['health']:7.0f}/s, POST /reserve {rd['reserve']:6.0f}/s (p99 {rd['p99_ms']:.1f} ms), "
+          f"ratio {rd['ratio']:.2f}, outbox backlog at its end {rd['backlog']}")
 print(f"GET /health    {h['per_second']:9.0f} req/s  p50 {h['p50_ms']:.2f} ms  p99 {h['p99_ms']:.2f} ms")
 print(f"POST /reserve  {v['per_second']:9.0f} req/s  p50 {v['p50_ms']:.2f} ms  p99 {v['p99_ms']:.2f} ms")
 failed = h.get("failed", 0) + v.get("failed", 0)
