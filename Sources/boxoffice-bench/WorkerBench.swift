@@ -34,12 +34,16 @@ struct WorkerBench: AsyncParsableCommand {
                         payment: type == .confirmed ? PaymentInfo(ref: "pay_\(rid)", status: "succeeded", amount: 100, currency: "EUR") : nil))
                 }
             }
+            let cpuBefore = InventoryBench.processCPUSeconds()
             let start = ContinuousClock.now
             for chunk in stride(from: 0, to: all.count, by: batch) {
                 _ = try await writer.apply(Array(all[chunk..<min(chunk + batch, all.count)]))
             }
             let seconds = start.duration(to: .now).inSeconds
-            print(String(format: "worker batch %5d: %6d events in %.2f s = %8.0f events/s", batch, all.count, seconds, Double(all.count) / seconds))
+            let cpu = InventoryBench.processCPUSeconds() - cpuBefore
+            // This process's CPU: the writer's statements built and sent, its replies read (PostgreSQL's own is not in it).
+            print(String(format: "worker batch %5d: %6d events in %.2f s = %8.0f events/s, %.1f µs of the writer's CPU per event",
+                         batch, all.count, seconds, Double(all.count) / seconds, cpu / Double(all.count) * 1e6))
             print(String(format: "RESULT batch=%d events_per_sec=%.0f", batch, Double(all.count) / seconds))
         }
         try await db.query("DELETE FROM payments WHERE reservation_id LIKE \(event.rawValue + ".%")")
