@@ -63,12 +63,26 @@ public struct OutboxRelay: Service {
     public func run() async throws {
         let inventory = RedisInventory(redis: redis)
         var events: [EventID] = []
+        // A lease taken or renewed at t has at least half of `leaseTime` left (relay_lease.lua), so
+        // until a quarter of it has run the stream is carried without asking Redis again: an idle
+        // stream costs one XRANGE a round, as it did under a consumer group.
+        var leasedUntil: [EventID: ContinuousClock.Instant] = [:]
         var lastGauge = ContinuousClock.now - .seconds(10)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var moved = 0
             do {
                 events = try await inventory.events()
-                for event in events { moved += try await relayOnce(event: event) ?? 0 }
+                for event in events {
+                    let now = ContinuousClock.now
+                    if leasedUntil[event].map({ now >= $0 }) ?? true {
+                        guard try await lease(event, milliseconds: Int(configuration.leaseTime.inMilliseconds)) else {
+                            leasedUntil[event] = nil
+                            continue
+                        }
+                        leasedUntil[event] = now + configuration.leaseTime / 4
+                    }
+                    moved += try await carry(event: event)
+                }
                 if ContinuousClock.now - lastGauge > .seconds(1) {
                     pending.record(try await pendingCount(events))
                     lastGauge = .now
@@ -94,6 +108,12 @@ public struct OutboxRelay: Service {
     /// delivered, or `nil` when another relay holds the stream.
     public func relayOnce(event: EventID) async throws -> Int? {
         guard try await lease(event, milliseconds: Int(configuration.leaseTime.inMilliseconds)) else { return nil }
+        return try await carry(event: event)
+    }
+
+    /// Reads the oldest entries of `event`'s stream, whose lease this relay holds, publishes
+    /// them and trims what was delivered. Returns how many entries were delivered.
+    func carry(event: EventID) async throws -> Int {
         let stream = InventoryKeys(event: event).outbox
         let entries = Self.entries(try await redis.send(["XRANGE", .string(stream), "-", "+", "COUNT", .int(configuration.batchSize)]))
         guard !entries.isEmpty else { return 0 }
