@@ -24,6 +24,15 @@ import Testing
         #expect(throws: RedisError.self) { try BoxOfficeSettings(values: ["BOXOFFICE_REDIS_URL": "http://x"]) }
     }
 
+    /// The relay's lease time, under its name and the older one it replaced.
+    @Test func relayLeaseTimeKeepsItsOlderName() throws {
+        #expect(try BoxOfficeSettings(values: [:]).relayLeaseMs == 10_000)
+        #expect(try BoxOfficeSettings(values: ["BOXOFFICE_RELAY_LEASE_MS": "2500"]).relayLeaseMs == 2_500)
+        #expect(try BoxOfficeSettings(values: ["BOXOFFICE_RELAY_CLAIM_IDLE_MS": "4000"]).relayLeaseMs == 4_000)
+        #expect(try BoxOfficeSettings(values: ["BOXOFFICE_RELAY_CLAIM_IDLE_MS": "4000", "BOXOFFICE_RELAY_LEASE_MS": "2500"]).relayLeaseMs == 2_500)
+        #expect(throws: SettingsError.self) { try BoxOfficeSettings(values: ["BOXOFFICE_RELAY_LEASE_MS": "5"]) }
+    }
+
     @Test func secretsAreRedacted() throws {
         let s = try BoxOfficeSettings(values: [
             "BOXOFFICE_REDIS_URL": "redis://:hunter2@cache:7000",

@@ -67,7 +67,8 @@ public struct BoxOfficeSettings: Sendable {
     /// `BOXOFFICE_WORKER_BATCH_WAIT_MS`: longest wait to fill a batch. Default `50`.
     public var workerBatchWaitMs = 50
     /// `BOXOFFICE_RELAY_LEASE_MS`: an event's outbox stream whose relay has not renewed its lease for
-    /// this long (a killed or frozen replica) is taken over by another. Default `10000`.
+    /// this long (a killed or frozen replica) is taken over by another. Default `10000`. The older
+    /// name `BOXOFFICE_RELAY_CLAIM_IDLE_MS` is still read; the new one wins when both are set.
     public var relayLeaseMs = 10_000
 
     public init() {}
@@ -120,6 +121,8 @@ public struct BoxOfficeSettings: Sendable {
         string("BOXOFFICE_RATE_LIMIT_PREFIX", &rateLimitPrefix)
         try int("BOXOFFICE_WORKER_BATCH_SIZE", &workerBatchSize, range: 1...100_000)
         try int("BOXOFFICE_WORKER_BATCH_WAIT_MS", &workerBatchWaitMs, range: 1...60_000)
+        // The name of this setting before the relay held leases; a configuration written for it still works.
+        try int("BOXOFFICE_RELAY_CLAIM_IDLE_MS", &relayLeaseMs, range: 100...3_600_000)
         try int("BOXOFFICE_RELAY_LEASE_MS", &relayLeaseMs, range: 100...3_600_000)
         if let origins = env["BOXOFFICE_CORS_ORIGINS"] {
             corsOrigins = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
