@@ -83,13 +83,10 @@ public struct ReservationID: Hashable, Sendable, CustomStringConvertible {
     /// two ids of one event apart; a reserve that still meets its id taken retries with another.
     public static func fresh(in event: EventID, milliseconds: Int64 = unixMilliseconds()) -> ReservationID {
         var generator = IDRandom()
-        var random = generator.next()
+        let random = generator.next()
         let token = String(unsafeUninitializedCapacity: 20) { out in
-            for i in 0..<11 { out[i] = hexDigits[Int((UInt64(bitPattern: milliseconds) >> (4 * UInt64(10 - i))) & 0xF)] }
-            for i in 11..<20 {
-                out[i] = hexDigits[Int(random & 0xF)]
-                random >>= 4
-            }
+            writeHex(UInt64(bitPattern: milliseconds), digits: 11, into: out, at: 0)
+            writeHex(random, digits: 9, into: out, at: 11)
             return 20
         }
         return ReservationID(rawValue: event.rawValue + "." + token, event: event, token: token)
@@ -137,6 +134,13 @@ extension Unicode.Scalar {
 /// The lowercase hex digits, by value (made once, shared by the module's writers of hex).
 let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
+/// Writes the low `count` (at most 16) hex digits of `value`, most significant first, into
+/// `out` from `start`: the one writer of hex behind ids, tokens and UUIDs.
+@inline(__always)
+func writeHex(_ value: UInt64, digits count: Int, into out: UnsafeMutableBufferPointer<UInt8>, at start: Int) {
+    for k in 0..<count { out[start + k] = hexDigits[Int((value >> UInt64(4 * (count - 1 - k))) & 0xF)] }
+}
+
 /// Milliseconds since 1970 by this process's wall clock.
 public func unixMilliseconds() -> Int64 {
     var ts = timespec()
@@ -151,19 +155,12 @@ public func unixMilliseconds() -> Int64 {
 /// generator instead of a `getrandom` system call per eight bytes.
 public func randomHex(bytes: Int) -> String {
     var g = IDRandom()
-    var out = [UInt8]()
-    out.reserveCapacity(bytes * 2)
-    var remaining = bytes
-    while remaining > 0 {
-        var word = g.next()
-        for _ in 0..<min(8, remaining) {
-            out.append(hexDigits[Int(word & 0xF)])
-            out.append(hexDigits[Int((word >> 4) & 0xF)])
-            word >>= 8
+    return String(unsafeUninitializedCapacity: bytes * 2) { out in
+        for start in stride(from: 0, to: bytes * 2, by: 16) {
+            writeHex(g.next(), digits: min(16, bytes * 2 - start), into: out, at: start)
         }
-        remaining -= 8
+        return bytes * 2
     }
-    return String(decoding: out, as: UTF8.self)
 }
 
 /// A random version-4 UUID, lowercase (`xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx`),
@@ -173,13 +170,12 @@ public func randomUUID() -> String {
     let high = g.next() & ~0xF000 | 0x4000  // version 4
     let low = g.next() & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000  // variant 10
     return String(unsafeUninitializedCapacity: 36) { out in
-        var i = 0
-        for digit in 0..<32 {
-            if digit == 8 || digit == 12 || digit == 16 || digit == 20 { out[i] = 0x2D; i += 1 }
-            let word = digit < 16 ? high : low
-            out[i] = hexDigits[Int((word >> UInt64(60 - 4 * (digit % 16))) & 0xF)]
-            i += 1
-        }
+        writeHex(high >> 32, digits: 8, into: out, at: 0)
+        writeHex(high >> 16, digits: 4, into: out, at: 9)
+        writeHex(high, digits: 4, into: out, at: 14)
+        writeHex(low >> 48, digits: 4, into: out, at: 19)
+        writeHex(low, digits: 12, into: out, at: 24)
+        out[8] = UInt8(ascii: "-"); out[13] = UInt8(ascii: "-"); out[18] = UInt8(ascii: "-"); out[23] = UInt8(ascii: "-")
         return 36
     }
 }

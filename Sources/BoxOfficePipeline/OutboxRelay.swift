@@ -145,7 +145,7 @@ public struct OutboxRelay: Service {
         }
         // Everything before the first entry not delivered leaves the stream.
         let kept = done.firstIndex(of: false)
-        let delivered = done.filter { $0 }.count
+        let delivered = done.count(where: { $0 })
         let trimTo = kept.map { entries[$0].0 } ?? Self.successor(of: entries[entries.count - 1].0)
         if kept != 0, let trimTo {
             try await redis.send(["XTRIM", .string(stream), "MINID", .string(trimTo)])
