@@ -1,5 +1,5 @@
 @testable import BoxOfficeApp
-import BoxOfficeInventory
+@testable import BoxOfficeInventory
 @testable import BoxOfficePipeline
 import BoxOfficeRedis
 import BoxOfficeDomain
@@ -286,6 +286,63 @@ import Testing
             #expect(id.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) || $0 == 0x2D }, "\(id)")
             #expect(groups[2].first == "4" && "89ab".contains(groups[3].first!), "\(id)")
         }
+    }
+}
+
+@Suite struct PreludeTests {
+    static let prelude = Prelude(source: """
+        -- header: says emit( and gcra( in a comment, which calls nothing
+        local function now_ms()
+          return 1
+        end
+
+        -- the next helper's comment
+        local function uuid(seed)
+          return seed
+        end
+        local function emit(k)
+          -- a comment inside: gcra(
+          return uuid(k) .. now_ms()
+        end
+        local function gcra(k)
+          return k
+        end
+        local function my_emit(k) return k end
+        """)
+
+    /// A script gets the helpers it calls, directly or through another, in the prelude's order
+    /// (a Lua local function sees only those before it), and nothing else.
+    @Test func scriptsCarryOnlyTheHelpersTheyCall() {
+        let p = Self.prelude
+        #expect(p.helpers.map(\.name) == ["now_ms", "uuid", "emit", "gcra", "my_emit"])
+        func names(_ body: String) -> [String] {
+            p.helpers(for: body).split(separator: "\n").compactMap { line in
+                line.hasPrefix("local function ") ? String(line.dropFirst(15).prefix { $0 != "(" }) : nil
+            }
+        }
+        #expect(names("return emit('x')") == ["now_ms", "uuid", "emit"])
+        #expect(names("return gcra(1), now_ms()") == ["now_ms", "gcra"])
+        #expect(names("-- emit(\nreturn 1") == [])
+        #expect(names("return my_emit(1)") == ["my_emit"])
+        #expect(names("return redis.call('GET', KEYS[1]) -- then gcra(") == [])
+        #expect(p.helpers(for: "return uuid(1)") == "local function uuid(seed)\n  return seed\nend\n")
+    }
+
+    /// Every inventory script defines each helper it calls, and no script defines one it does not use.
+    @Test func inventoryScriptsDefineWhatTheyCall() {
+        let all = InventoryScripts.prelude.helpers.map(\.name)
+        #expect(all.count >= 8)
+        for script in InventoryScripts.all {
+            let defined = all.filter { script.source.contains("local function \($0)(") }
+            for name in all {
+                let body = script.source.components(separatedBy: "\n").filter { !$0.hasPrefix("local function \(name)(") }.joined(separator: "\n")
+                if Prelude.calls(body, name) { #expect(defined.contains(name), "\(script.name) calls \(name)") }
+            }
+        }
+        let reserve = InventoryScripts.reserve.source
+        #expect(reserve.contains("local function gcra(") && reserve.contains("local function event_uuid("))
+        #expect(!reserve.contains("local function load_live_hold(") && !reserve.contains("local function release("))
+        #expect(!InventoryScripts.availability.source.contains("local function "))
     }
 }
 

@@ -1,8 +1,12 @@
 -- prelude.lua: helpers shared by every BoxOffice inventory script.
 --
--- The Swift side prepends this file to each script before hashing and loading
--- it, so every script is still one atomic EVALSHA. It declares only local
--- functions; it reads and writes nothing by itself.
+-- The Swift side (InventoryScripts.Prelude) prepends to each script the
+-- helpers it calls, directly or through another helper, before hashing and
+-- loading it, so every script is still one atomic EVALSHA and does not make
+-- closures it never calls. After this header the file holds only local
+-- functions, each running from its `local function name(` line to the next
+-- one (comments just above a helper are dropped), and a helper calls only
+-- those above it; it reads and writes nothing by itself.
 --
 -- Key layout of one event E (every key carries the hash tag {ev:E}, so each
 -- script touches one Cluster slot):
