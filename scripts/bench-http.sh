@@ -36,6 +36,7 @@ done
 [ "$DUE" -gt 0 ] && log "note: $DUE holds of earlier runs fall due during this run; their expiry competes with it (a fresh stack measures cleanly)"
 log "minting 3000 buyer tokens (the per-buyer rate limit is 20/s)"
 "$CTL" token --sub "bench-$(date +%s)" --count 3000 > "$RUN/bench-tokens.txt"
+outbox_backlog() { redis-cli -p "$BOXOFFICE_REDIS_PORT" xlen "bo:{ev:$EVENT}:outbox" | tr -d '\r'; }
 TOOL="${BOXOFFICE_BENCH_TOOL:-wrk}"
 if [ "$TOOL" = wrk ]; then
     command -v wrk >/dev/null || die "wrk is not installed: run scripts/install.sh"
@@ -52,7 +53,6 @@ if [ "$TOOL" = wrk ]; then
             wrk -t "$WRK_THREADS" -c "$VUS" -d "${ROUND_SECONDS}s" -s "$ROOT/scripts/tools/wrk-bench.lua" "$BASE$2" \
             2>>"$RUN/bench-http.log" | sed -n 's/^WRK //p'
     }
-    outbox_backlog() { redis-cli -p "$BOXOFFICE_REDIS_PORT" xlen "bo:{ev:$EVENT}:outbox" | tr -d '\r'; }
     # Before a health round, the reserves of the last round are carried through (the outbox
     # relayed, the worker's lag at zero), so that their tail does not run during it.
     drain() {
@@ -114,7 +114,7 @@ else
     OUT="$("$VENV/bin/k6" run -q -e BASE_URL="$BASE" -e USER_TOKENS_FILE="$RUN/bench-tokens.txt" -e EVENT_ID="$EVENT" \
         -e VUS="$VUS" -e SECONDS="$SECONDS_EACH" "$ROOT/k6/bench-http.js" 2>"$RUN/bench-http.log" | tail -1)"
     [ -n "$OUT" ] || die "k6 produced no figures; see $RUN/bench-http.log"
-    BACKLOG="$(redis-cli -p "$BOXOFFICE_REDIS_PORT" xlen "bo:{ev:$EVENT}:outbox" | tr -d '\r')"
+    BACKLOG="$(outbox_backlog)"
     BACKLOG_LINE="outbox backlog when the reserve phase ended: ${BACKLOG:-?} entries"
 fi
 # Work the reserves left behind (entries the relay has not yet published) is not in the

@@ -38,23 +38,14 @@ struct Prelude {
     /// The helpers in the prelude's order (a helper may call only those before it).
     let helpers: [Helper]
 
+    /// Blank lines and whole-line comments are left out: Redis gains nothing from them.
     init(source: String) {
         var helpers: [Helper] = []
-        var pending: [Substring] = []  // comment lines since the last helper
-        for line in source.split(separator: "\n", omittingEmptySubsequences: false) {
+        for line in source.split(separator: "\n") where !line.hasPrefix("--") {
             if line.hasPrefix("local function "), let open = line.firstIndex(of: "(") {
-                let name = String(line[line.index(line.startIndex, offsetBy: "local function ".count)..<open])
-                helpers.append(Helper(name: name, text: ""))
-                pending.removeAll()
+                helpers.append(Helper(name: String(line[line.index(line.startIndex, offsetBy: 15)..<open]), text: ""))
             }
-            if helpers.isEmpty { continue }  // the file's header
-            if line.hasPrefix("--") || line.isEmpty {
-                pending.append(line)  // belongs to the next helper, or to nobody at the end
-            } else {
-                for p in pending { helpers[helpers.count - 1].text += p + "\n" }
-                pending.removeAll()
-                helpers[helpers.count - 1].text += line + "\n"
-            }
+            if !helpers.isEmpty { helpers[helpers.count - 1].text += line + "\n" }  // none before the first: the header
         }
         self.helpers = helpers
     }

@@ -62,7 +62,6 @@ public struct OutboxRelay: Service {
 
     public func run() async throws {
         let inventory = RedisInventory(redis: redis)
-        var events: [EventID] = []
         // A lease taken or renewed at t has at least half of `leaseTime` left (relay_lease.lua), so
         // until a quarter of it has run the stream is carried without asking Redis again: an idle
         // stream costs one XRANGE a round, as it did under a consumer group.
@@ -71,7 +70,7 @@ public struct OutboxRelay: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var moved = 0
             do {
-                events = try await inventory.events()
+                let events = try await inventory.events()
                 for event in events {
                     let now = ContinuousClock.now
                     if leasedUntil[event].map({ now >= $0 }) ?? true {
@@ -94,7 +93,7 @@ public struct OutboxRelay: Service {
             if moved == 0 { try? await Task.sleep(for: configuration.idleDelay) }
         }
         // Another replica takes the streams over now rather than after the lease time.
-        for event in events { _ = try? await lease(event, milliseconds: 0) }
+        for event in leasedUntil.keys { _ = try? await lease(event, milliseconds: 0) }
     }
 
     /// Takes or renews (or with 0 ms gives up) this relay's lease on `event`'s stream.

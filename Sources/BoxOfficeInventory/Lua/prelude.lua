@@ -5,7 +5,7 @@
 -- loading it, so every script is still one atomic EVALSHA and does not make
 -- closures it never calls. After this header the file holds only local
 -- functions, each running from its `local function name(` line to the next
--- one (comments just above a helper are dropped), and a helper calls only
+-- one (blank lines and whole-line comments are left out), and a helper calls only
 -- those above it; it reads and writes nothing by itself.
 --
 -- Key layout of one event E (every key carries the hash tag {ev:E}, so each
