@@ -63,7 +63,8 @@ public func buildAPIApplication(
     relayConfiguration.topic = settings.kafkaTopic
     let relay = OutboxRelay(redis: dependencies.redis, producer: producer, configuration: relayConfiguration, logger: logger)
     let reporter = MetricsReporter(redis: dependencies.redis, postgres: dependencies.postgres, reportStock: true, interval: .seconds(2), logger: logger)
-    app.addServices(dependencies.redis, producer, relay, sweeper, reporter, ClientShutdown(dependencies: dependencies))
+    // Services stop in the reverse of this order, once the HTTP server has: the clients last.
+    app.addServices(ClientShutdown(dependencies: dependencies), dependencies.redis, producer, relay, sweeper, reporter)
     return app
 }
 
@@ -136,11 +137,14 @@ public func buildWorkerApplication(
     configuration.deadLetterTopic = settings.kafkaDeadLetterTopic
     let bookings = BookingConsumer(consumer: consumer, deadLetters: deadLetters, db: dependencies.postgres, configuration: configuration, logger: logger)
     let reporter = MetricsReporter(redis: dependencies.redis, postgres: dependencies.postgres, reportStock: false, interval: .seconds(2), logger: logger)
-    app.addServices(dependencies.redis, deadLetters, bookings, reporter, ClientShutdown(dependencies: dependencies))
+    // Services stop in the reverse of this order: the consumer finishes and commits the batch in
+    // hand while the PostgreSQL pool and the dead-letter producer are still open.
+    app.addServices(ClientShutdown(dependencies: dependencies), dependencies.redis, deadLetters, bookings, reporter)
     return app
 }
 
-/// Closes the PostgreSQL pool and the Kafka probe on graceful shutdown.
+/// Closes the PostgreSQL pool and the Kafka probe on graceful shutdown, after the services
+/// listed after it (they stop first) have stopped using them.
 struct ClientShutdown: Service {
     let dependencies: Dependencies
 

@@ -13,7 +13,8 @@ import ServiceLifecycle
 /// partition moves on. A failing database or dead-letter topic is retried with
 /// backoff, never skipped. A failed commit is logged and the worker carries on: the batch is
 /// already persisted and comes again as duplicates. On graceful shutdown the
-/// batch in hand is finished and committed.
+/// batch in hand is finished and committed; if its writes fail then, it is left
+/// uncommitted (its events come again) rather than retried until the process is killed.
 public struct BookingConsumer: Service {
     /// Settings of the consumer.
     public struct Configuration: Sendable {
@@ -48,7 +49,14 @@ public struct BookingConsumer: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let batch = try await consumer.poll(maxMessages: configuration.maxBatch, maxWait: configuration.maxWait)
             if !batch.isEmpty {
-                try await process(batch)
+                do {
+                    try await process(batch)
+                } catch let stopped as StoppedWhileRetrying {
+                    logger.warning("worker stopping with a batch not persisted; its offsets are not committed, so its events come again", metadata: [
+                        "error": "\(stopped.error)", "events": "\(batch.count)",
+                    ])
+                    break
+                }
             }
             if ContinuousClock.now - lastLag > .seconds(1) {
                 for (tp, lag) in await consumer.lag() {
@@ -57,7 +65,7 @@ public struct BookingConsumer: Service {
                 lastLag = .now
             }
         }
-        logger.info("worker stopping: last batch committed; leaving the group")
+        logger.info("worker stopping: last batch committed; the group hands its partitions on once this member's session expires")
         await consumer.close()
     }
 
@@ -104,6 +112,7 @@ public struct BookingConsumer: Service {
     }
 
     struct PoisonMessage: Error { var reason: String }
+    struct StoppedWhileRetrying: Error { var error: any Error }
 
     struct DeadLetter: Encodable {
         var reason: String
@@ -137,7 +146,9 @@ public struct BookingConsumer: Service {
     }
 
     /// Runs `operation` until it succeeds, logging each failure and waiting between tries (100 ms,
-    /// doubling up to 5 s). Only cancellation ends it early.
+    /// doubling up to 5 s). Cancellation ends it early, and so does a failure once the process
+    /// is shutting down (`StoppedWhileRetrying`): nothing of the batch is committed then, so
+    /// its events come again, and the worker stops instead of retrying until it is killed.
     private func untilItSucceeds<T>(
         _ failure: Logger.Message, _ metadata: Logger.Metadata, _ operation: () async throws -> T
     ) async throws -> T {
@@ -146,6 +157,7 @@ public struct BookingConsumer: Service {
             do {
                 return try await operation()
             } catch {
+                if Task.isShuttingDownGracefully { throw StoppedWhileRetrying(error: error) }
                 logger.error(failure, metadata: metadata.merging(["error": "\(error)", "retry_in": "\(delay)"]) { _, new in new })
                 try await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(5))

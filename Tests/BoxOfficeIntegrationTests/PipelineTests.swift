@@ -212,6 +212,50 @@ struct PipelineTests {
         }
     }
 
+    /// Workers stopped (SIGTERM) while their group rebalances leave a group the next worker is
+    /// assigned in, and each stops promptly, a batch in hand or not. The stack's broker keeps a
+    /// member that sends LeaveGroup mid-rebalance as the group's leader for good, so a worker
+    /// stops without one and the broker expires it; and the consumer finishes its batch before
+    /// the PostgreSQL pool closes (it used to retry against the closed pool until killed).
+    @Test(.timeLimit(.minutes(4)))
+    func workersStoppedWhileTheirGroupRebalancesLeaveItUsable() async throws {
+        try await withPipeline { f in
+            try await withInProcessPipeline(f, worker: false) {
+                _ = try await f.war(reservations: 400, confirmed: 400)
+                func worker() throws -> ServerProcess {
+                    try ServerProcess("boxoffice-worker", environment: f.environment([
+                        "BOXOFFICE_WORKER_BATCH_SIZE": "50", "BOXOFFICE_WORKER_BATCH_WAIT_MS": "5", "BOXOFFICE_LOG_LEVEL": "info",
+                        "BOXOFFICE_WORKER_PORT": "\(freePort())"]))
+                }
+                // Stopped while it is still joining the group.
+                let first = try worker()
+                try first.start()
+                #expect(try await eventually(timeout: .seconds(30)) { first.log.contains("Server started") })
+                #expect(await first.terminate(within: .seconds(20)), "the joining worker stops: \(first.log.suffix(2000))")
+                // Holding partitions, stopped once a second member's arrival has revoked them.
+                let second = try worker()
+                try second.start()
+                let persisting = try await eventually(timeout: .seconds(60), every: .milliseconds(100)) {
+                    try await f.bookingsByStatus() == ["confirmed": 400]
+                }
+                #expect(persisting, "the next worker is assigned partitions and persists: \(second.log.suffix(2000))")
+                let third = try worker()
+                try third.start()
+                let revoked = try await eventually(timeout: .seconds(30), every: .milliseconds(20)) { second.log.contains("partitions revoked") }
+                #expect(revoked, "a joining member starts a rebalance: \(second.log.suffix(2000))")
+                #expect(await second.terminate(within: .seconds(20)), "the rebalancing worker stops: \(second.log.suffix(2000))")
+                // Only the third worker is left to persist these.
+                _ = try await f.war(reservations: 200, confirmed: 200, buyerPrefix: "late-")
+                let all = try await eventually(timeout: .seconds(90), every: .milliseconds(250)) {
+                    try await f.bookingsByStatus() == ["confirmed": 600]
+                }
+                let got = try await f.bookingsByStatus()
+                #expect(all, "the last worker persists every booking: got \(got); its log: \(third.log.suffix(3000))")
+                #expect(await third.terminate(within: .seconds(20)), "the last worker stops: \(third.log.suffix(2000))")
+            }
+        }
+    }
+
     /// A worker frozen past its group session (a stalled VM, a debugger) comes back to a group
     /// that has evicted it: committing the batch in hand fails with "unknown member". The batch
     /// is already in PostgreSQL, so the worker logs it, rejoins and carries on; the events come

@@ -1,4 +1,5 @@
 import CRdKafka
+import Foundation
 import Logging
 import NIOPosix
 import Synchronization
@@ -179,11 +180,25 @@ public final class KafkaConsumer: Sendable {
         }) ?? [:]
     }
 
-    /// Leaves the group (revoking partitions cleanly) and stops the thread.
+    /// Stops the consumer without a LeaveGroup: the call in progress ends, the thread stops,
+    /// and the handle is destroyed with `RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE`. The broker
+    /// then expires this member after `session.timeout.ms` and gives its partitions to the
+    /// others, as it does when a member crashes. Commit what was processed first.
+    ///
+    /// The stack's broker (tansu 0.6) keeps a member that sends LeaveGroup while the group
+    /// rebalances (another member joining, or this one not yet assigned) as the group's
+    /// leader for good, so that no member is assigned a partition again until the broker
+    /// restarts. A member can't know that a rebalance has just begun, so none leaves: a
+    /// handover waits out the session (6 s by default) instead.
     public func close() async {
         guard !closed.exchange(true, ordering: .relaxed) else { return }
-        let handle = self.handle
-        _ = try? await thread.runIfActive { rd_kafka_consumer_close(handle.rk) }
         try? await thread.shutdownGracefully()
+        let handle = self.handle
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                handle.destroy(flags: RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE)
+                done.resume()
+            }
+        }
     }
 }

@@ -36,6 +36,7 @@ final class RdKafkaHandle: @unchecked Sendable {
     let context: RdKafkaContext
     private let contextPointer: UnsafeMutableRawPointer
     private let topics = Mutex<[String: OpaquePointer]>([:])
+    private let destroyed = Atomic<Bool>(false)
 
     enum Kind { case producer, consumer }
 
@@ -83,12 +84,25 @@ final class RdKafkaHandle: @unchecked Sendable {
     /// runs on a thread of its own, never on the thread (maybe an event loop or
     /// the cooperative pool) that happened to drop the last reference.
     deinit {
+        guard !destroyed.load(ordering: .acquiring) else {
+            Unmanaged<RdKafkaContext>.fromOpaque(contextPointer).release()
+            return
+        }
         let doomed = Doomed(rk: rk, topics: topics.withLock { Array($0.values) }, context: contextPointer)
         Thread.detachNewThread {
             doomed.topics.forEach { rd_kafka_topic_destroy($0) }
             rd_kafka_destroy(doomed.rk)
             Unmanaged<RdKafkaContext>.fromOpaque(doomed.context).release()
         }
+    }
+
+    /// Destroys the handle now, with `rd_kafka_destroy_flags`, instead of when the last
+    /// reference goes. Nothing may use the handle afterwards. Blocks until librdkafka's
+    /// threads have stopped: run it on a thread of its own.
+    func destroy(flags: Int32) {
+        guard !destroyed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        topics.withLock { $0.values.forEach { rd_kafka_topic_destroy($0) }; $0.removeAll() }
+        rd_kafka_destroy_flags(rk, flags)
     }
 
     /// The C handles of a destroyed wrapper, on their way to the destroying thread.

@@ -65,6 +65,17 @@ final class ServerProcess: @unchecked Sendable {
         process = nil
     }
 
+    /// SIGTERM, then waits up to `limit` for the process to exit; a process still running then
+    /// is killed and the answer is false.
+    func terminate(within limit: Duration) async -> Bool {
+        guard let p = process else { return true }
+        p.terminate()
+        let exited = await eventually(timeout: limit, every: .milliseconds(50)) { !p.isRunning }
+        if !exited { kill() }
+        process = nil
+        return exited
+    }
+
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
     deinit { kill() }
