@@ -65,7 +65,7 @@ public struct BookingConsumer: Service {
                 lastLag = .now
             }
         }
-        logger.info("worker stopping: last batch committed; the group hands its partitions on once this member's session expires")
+        logger.info("worker stopping; the group hands its partitions on once this member's session expires")
         await consumer.close()
     }
 

@@ -82,7 +82,8 @@ final class RdKafkaHandle: @unchecked Sendable {
 
     /// `rd_kafka_destroy` blocks until librdkafka's threads have stopped, so it
     /// runs on a thread of its own, never on the thread (maybe an event loop or
-    /// the cooperative pool) that happened to drop the last reference.
+    /// the cooperative pool) that happened to drop the last reference. A handle
+    /// already destroyed by `destroy(flags:)` only releases its context.
     deinit {
         guard !destroyed.load(ordering: .acquiring) else {
             Unmanaged<RdKafkaContext>.fromOpaque(contextPointer).release()
@@ -90,8 +91,7 @@ final class RdKafkaHandle: @unchecked Sendable {
         }
         let doomed = Doomed(rk: rk, topics: topics.withLock { Array($0.values) }, context: contextPointer)
         Thread.detachNewThread {
-            doomed.topics.forEach { rd_kafka_topic_destroy($0) }
-            rd_kafka_destroy(doomed.rk)
+            Self.destroy(doomed.rk, topics: doomed.topics, flags: 0)
             Unmanaged<RdKafkaContext>.fromOpaque(doomed.context).release()
         }
     }
@@ -101,7 +101,12 @@ final class RdKafkaHandle: @unchecked Sendable {
     /// threads have stopped: run it on a thread of its own.
     func destroy(flags: Int32) {
         guard !destroyed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        topics.withLock { $0.values.forEach { rd_kafka_topic_destroy($0) }; $0.removeAll() }
+        Self.destroy(rk, topics: topics.withLock { Array($0.values) }, flags: flags)
+    }
+
+    /// The one teardown of the C handles: the cached topics, then the handle (flags 0 is `rd_kafka_destroy`).
+    private static func destroy(_ rk: OpaquePointer, topics: [OpaquePointer], flags: Int32) {
+        topics.forEach { rd_kafka_topic_destroy($0) }
         rd_kafka_destroy_flags(rk, flags)
     }
 
