@@ -93,7 +93,13 @@ public struct OutboxRelay: Service {
             if moved == 0 { try? await Task.sleep(for: configuration.idleDelay) }
         }
         // Another replica takes the streams over now rather than after the lease time.
-        for event in leasedUntil.keys { _ = try? await lease(event, milliseconds: 0) }
+        for event in leasedUntil.keys { try? await giveUp(event: event) }
+    }
+
+    /// Gives up this relay's lease on `event`'s stream (if it holds it), so that
+    /// another relay carries the stream at once rather than after the lease time.
+    public func giveUp(event: EventID) async throws {
+        _ = try await lease(event, milliseconds: 0)
     }
 
     /// Takes or renews (or with 0 ms gives up) this relay's lease on `event`'s stream.
