@@ -20,7 +20,8 @@ done
 # shellcheck disable=SC1091
 source "$RUN/env"
 
-log "migrating $BOXOFFICE_DATABASE_URL" 
+# The URL without its password: the log says where, not with what.
+log "migrating $(sed -E 's#(://[^:/@]*:)[^@]*@#\1***@#' <<<"$BOXOFFICE_DATABASE_URL")"
 "$BIN/boxofficectl" migrate | sed 's/^/    /'
 
 start_exe() {
