@@ -20,8 +20,7 @@ done
 # shellcheck disable=SC1091
 source "$RUN/env"
 
-# The URL without its password: the log says where, not with what.
-log "migrating $(sed -E 's#(://[^:/@]*:)[^@]*@#\1***@#' <<<"$BOXOFFICE_DATABASE_URL")"
+log "database migrations (boxofficectl migrate)"
 "$BIN/boxofficectl" migrate | sed 's/^/    /'
 
 start_exe() {

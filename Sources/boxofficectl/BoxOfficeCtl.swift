@@ -26,7 +26,9 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let (settings, logger) = try context("migrate")
-        let client = PostgresClient(configuration: settings.postgres(applicationName: "boxofficectl"), logger: logger)
+        let configuration = settings.postgres(applicationName: "boxofficectl")
+        print("migrating \(configuration.redactedURL)")
+        let client = PostgresClient(configuration: configuration, logger: logger)
         defer { Task { await client.shutdown() } }
         let report = try await Migrator(client: client, logger: logger).migrate()
         for v in report.applied {
