@@ -107,8 +107,7 @@ public struct BookingConsumer: Service {
                 "error": "\(error)", "events": "\(batch.count)",
             ])
         }
-        batchTimer.recordNanoseconds(Int64((ContinuousClock.now - start).components.attoseconds / 1_000_000_000)
-                                     + (ContinuousClock.now - start).components.seconds * 1_000_000_000)
+        batchTimer.recordNanoseconds(start.duration(to: .now).inNanoseconds)
     }
 
     struct PoisonMessage: Error { var reason: String }

@@ -29,8 +29,13 @@ struct Migrate: AsyncParsableCommand {
         let configuration = settings.postgres(applicationName: "boxofficectl")
         print("migrating \(configuration.redactedURL)")
         let client = PostgresClient(configuration: configuration, logger: logger)
-        defer { Task { await client.shutdown() } }
-        let report = try await Migrator(client: client, logger: logger).migrate()
+        let report: Migrator.Report
+        do {
+            report = try await Migrator(client: client, logger: logger).migrate()
+        } catch {
+            await client.shutdown()
+            throw error
+        }
         for v in report.applied {
             let m = Migration.all.first { $0.version == v }
             print("applied migration \(v) (\(m?.name ?? "?"))")

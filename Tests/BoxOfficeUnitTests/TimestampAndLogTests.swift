@@ -22,6 +22,15 @@ import Testing
         }
         #expect(RFC3339Timestamp.string(seconds: 1_795_247_418) == "2026-11-21T07:50:18Z")
     }
+
+    /// Whole seconds count as well as the fraction (a batch of 1.25 s records 1.25 s, not 0.25 s).
+    @Test func durationsConvertWithTheirWholeSeconds() {
+        #expect(Duration.milliseconds(1250).inNanoseconds == 1_250_000_000)
+        #expect(Duration.seconds(3).inNanoseconds == 3_000_000_000)
+        #expect(Duration.nanoseconds(999).inNanoseconds == 999)
+        #expect(Duration.milliseconds(1250).inMilliseconds == 1250)
+        #expect(Duration.milliseconds(1250).inSeconds == 1.25)
+    }
 }
 
 @Suite struct LogSinkTests {
