@@ -13,8 +13,16 @@ struct RelayBench: AsyncParsableCommand {
 
     @Option(help: "Redis URL (use a private one: the entries are relayed from it).") var redis: String
     @Option(help: "Kafka brokers.") var brokers: String
-    @Option(help: "Topic to publish to (must exist).") var topic: String
+    @Option(help: "Topic to publish to (must exist; not the stack's reservations, whose worker would book the entries).") var topic: String
     @Option(help: "Outbox entries to relay.") var entries = 20_000
+
+    func validate() throws {
+        // A worker consuming the live topic would write every synthetic hold to PostgreSQL as a booking.
+        guard topic != OutboxRelay.Configuration().topic else {
+            throw ValidationError("--topic \(topic) is the stack's live topic: its worker would book the synthetic entries; use e.g. reservations.bench")
+        }
+        guard entries > 0 else { throw ValidationError("--entries must be positive") }
+    }
 
     func run() async throws {
         var logger = Logger(label: "bench")
