@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "BoxOfficeRedis",
             dependencies: [
-                "CHiredis",
+                "BoxOfficeDomain", "CHiredis",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "BoxOfficeKafka",
             dependencies: [
-                "CRdKafka",
+                "BoxOfficeDomain", "CRdKafka",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,3 +1,4 @@
+import BoxOfficeDomain
 import Logging
 import NIOCore
 import NIOPosix
@@ -122,7 +123,7 @@ public final class RedisClient: Service, Sendable {
     /// `SET key value [PX ttl]`.
     public func set(_ key: String, _ value: String, expiresIn: Duration? = nil) async throws {
         var args: [RedisArgument] = ["SET", .string(key), .string(value)]
-        if let expiresIn { args += ["PX", .int(Int(RedisConnection.nanoseconds(expiresIn) / 1_000_000))] }
+        if let expiresIn { args += ["PX", .int(Int(expiresIn.inMilliseconds))] }
         try await send(args)
     }
 

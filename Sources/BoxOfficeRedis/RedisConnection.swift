@@ -1,3 +1,4 @@
+import BoxOfficeDomain
 import NIOCore
 import NIOPosix
 
@@ -21,8 +22,7 @@ final class RedisConnection: Sendable {
             channel = try await ClientBootstrap(group: eventLoop)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-                .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.components.seconds) * 1_000_000_000
-                    + configuration.connectTimeout.components.attoseconds / 1_000_000_000))
+                .connectTimeout(.nanoseconds(configuration.connectTimeout.inNanoseconds))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(endpoint: endpoint))
@@ -58,7 +58,7 @@ final class RedisConnection: Sendable {
 
     func send(encoded: ByteBuffer, timeout: Duration?) async throws -> RESPValue {
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-        let deadline = NIODeadline.now() + .nanoseconds(Self.nanoseconds(timeout ?? configuration.commandTimeout))
+        let deadline = NIODeadline.now() + .nanoseconds((timeout ?? configuration.commandTimeout).inNanoseconds)
         channel.writeAndFlush(RedisOutboundCommand(encoded: encoded, promise: promise, deadline: deadline))
             .cascadeFailure(to: promise)
         return try await Self.reply(promise.futureResult)
@@ -66,7 +66,7 @@ final class RedisConnection: Sendable {
 
     /// Sends several commands back to back in one flush; replies come back in order.
     func pipeline(_ commands: [[RedisArgument]], timeout: Duration? = nil) async throws -> [RESPValue] {
-        let deadline = NIODeadline.now() + .nanoseconds(Self.nanoseconds(timeout ?? configuration.commandTimeout))
+        let deadline = NIODeadline.now() + .nanoseconds((timeout ?? configuration.commandTimeout).inNanoseconds)
         var futures: [EventLoopFuture<RESPValue>] = []
         futures.reserveCapacity(commands.count)
         for command in commands {
@@ -102,11 +102,6 @@ final class RedisConnection: Sendable {
             buffer.writeBytes(bytes)
             return buffer
         }
-    }
-
-    static func nanoseconds(_ d: Duration) -> Int64 {
-        let (s, atto) = d.components
-        return s * 1_000_000_000 + atto / 1_000_000_000
     }
 }
 

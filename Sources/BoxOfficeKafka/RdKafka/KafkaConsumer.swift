@@ -1,3 +1,4 @@
+import BoxOfficeDomain
 import CRdKafka
 import Foundation
 import Logging
@@ -101,7 +102,7 @@ public final class KafkaConsumer: Sendable {
             while count < maxMessages {
                 let remaining = ContinuousClock.now.duration(to: deadline)
                 if remaining <= .zero && count > 0 { break }
-                let ms = max(0, Int32(remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000))
+                let ms = max(0, Int32(remaining.inMilliseconds))
                 guard let message = rd_kafka_consumer_poll(handle.rk, ms) else {
                     if remaining <= .zero { break } else { continue }
                 }

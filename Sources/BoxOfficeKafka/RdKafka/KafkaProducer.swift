@@ -1,3 +1,4 @@
+import BoxOfficeDomain
 import CRdKafka
 import Logging
 import NIOPosix
@@ -97,14 +98,14 @@ public final class KafkaProducer: Service, Sendable {
     /// Asks the broker for metadata; throws when it does not answer within `timeout`.
     /// Returns the partition count of each topic.
     public func metadata(timeout: Duration) async throws -> [String: Int] {
-        let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let ms = Int32(timeout.inMilliseconds)
         let handle = self.handle
         return try await blocking.runIfActive { try handle.metadata(timeoutMilliseconds: ms).partitions }
     }
 
     /// Waits (on a producer-owned thread) for outstanding messages; returns false on timeout.
     public func flush(timeout: Duration) async -> Bool {
-        let ms = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let ms = Int32(timeout.inMilliseconds)
         let handle = self.handle
         return (try? await blocking.runIfActive { rd_kafka_flush(handle.rk, ms) == RD_KAFKA_RESP_ERR_NO_ERROR }) ?? false
     }
