@@ -7,7 +7,8 @@
 #   scripts/bench-http.sh [seconds] [connections]
 # With wrk each phase runs in BOXOFFICE_BENCH_ROUNDS rounds (default 3) of seconds/rounds,
 # alternating (health, reserve, health, ...), the pipeline drained before each health round;
-# the figures are over all rounds of a phase, each round's are printed too.
+# the figures are over all rounds of a phase (p50 and p99 of all its requests, from the rounds'
+# pooled latency histograms), each round's are printed too.
 # The load generator is wrk (C, two threads): on a small machine it leaves the
 # API most of the CPU. BOXOFFICE_BENCH_TOOL=k6 runs the same two phases with k6
 # (k6/bench-http.js), whose JavaScript VUs take a core of their own.
@@ -47,8 +48,9 @@ if [ "$TOOL" = wrk ]; then
     ROUNDS="${BOXOFFICE_BENCH_ROUNDS:-3}"
     ROUND_SECONDS=$((SECONDS_EACH / ROUNDS))
     [ "$ROUND_SECONDS" -ge 1 ] || die "$SECONDS_EACH s cannot be split into $ROUNDS rounds of whole seconds"
-    wrk_phase() {  # mode path round -> the WRK line of figures; where the CPU went, in $RUN/bench-cpu-<mode>-<round>.json
-        MODE="$1" EVENT_ID="$EVENT" TOKENS_FILE="$RUN/bench-tokens.txt" \
+    wrk_phase() {  # mode path round -> the WRK line of figures; where the CPU went, in $RUN/bench-cpu-<mode>-<round>.json,
+                   # and the round's latency histogram in $RUN/bench-latency-<mode>-<round>.json
+        MODE="$1" EVENT_ID="$EVENT" TOKENS_FILE="$RUN/bench-tokens.txt" LATENCY_FILE="$RUN/bench-latency-$1-$3.json" \
             python3 "$ROOT/scripts/tools/cpu-split.py" --run-dir "$RUN" --out "$RUN/bench-cpu-$1-$3.json" -- \
             wrk -t "$WRK_THREADS" -c "$VUS" -d "${ROUND_SECONDS}s" -s "$ROOT/scripts/tools/wrk-bench.lua" "$BASE$2" \
             2>>"$RUN/bench-http.log" | sed -n 's/^WRK //p'
@@ -64,6 +66,7 @@ if [ "$TOOL" = wrk ]; then
         done
     }
     log "wrk: $ROUNDS rounds of GET /health for ${ROUND_SECONDS}s, then POST /reserve for ${ROUND_SECONDS}s, $VUS connections, $WRK_THREADS threads (event $EVENT)"
+    rm -f "$RUN"/bench-cpu-*.json "$RUN"/bench-latency-*.json  # an earlier run's rounds are not pooled with these
     ROUNDS_JSON="["
     BACKLOGS=0
     for round in $(seq 1 "$ROUNDS"); do
@@ -83,12 +86,32 @@ if [ "$TOOL" = wrk ]; then
 import json, statistics, sys
 rounds, run = json.loads(sys.argv[1]), sys.argv[2]
 out = {"rounds": []}
+def percentile(histogram, p):  # histogram: {10 µs bucket: requests}; the bucket's upper edge, in ms
+    total, seen = sum(histogram.values()), 0
+    for bucket in sorted(histogram):
+        seen += histogram[bucket]
+        if seen >= p / 100 * total:
+            return (bucket + 1) / 100
+    return 0.0
 for name in ("health", "reserve"):
     rs = [r[name] for r in rounds]
     requests, seconds = sum(r["requests"] for r in rs), sum(r["seconds"] for r in rs)
-    # p50 is the median of the rounds' p50; p99 the worst round's (wrk gives no combined histogram).
-    out[name] = {"requests": requests, "per_second": requests / seconds, "p50_ms": statistics.median(r["p50_ms"] for r in rs),
-                 "p99_ms": max(r["p99_ms"] for r in rs), "failed": sum(r["non_2xx"] + r["socket_errors"] for r in rs)}
+    out[name] = {"requests": requests, "per_second": requests / seconds, "worst_round_p99_ms": max(r["p99_ms"] for r in rs),
+                 "failed": sum(r["non_2xx"] + r["socket_errors"] for r in rs)}
+    # p50 and p99 are those of every request of the phase: the rounds' histograms pooled.
+    pooled = {}
+    try:
+        for i in range(1, len(rounds) + 1):
+            with open(f"{run}/bench-latency-{name}-{i}.json") as f:
+                for bucket, n in json.load(f):
+                    pooled[bucket] = pooled.get(bucket, 0) + n
+    except (OSError, ValueError):
+        pooled = {}
+    if pooled:
+        out[name]["p50_ms"], out[name]["p99_ms"] = percentile(pooled, 50), percentile(pooled, 99)
+    else:  # no histogram: the median of the rounds' p50 and the worst round's p99
+        out[name]["p50_ms"] = statistics.median(r["p50_ms"] for r in rs)
+        out[name]["p99_ms"] = out[name]["worst_round_p99_ms"]
     cpu = {"processes": {}, "idle": 0.0, "total": 0.0}
     try:
         for i in range(1, len(rounds) + 1):
@@ -127,8 +150,9 @@ h, v = r["health"], r["reserve"]
 for i, rd in enumerate(r.get("rounds", []), 1):
     print(f"  round {i}: GET /health {rd['health']:7.0f}/s, POST /reserve {rd['reserve']:6.0f}/s (p99 {rd['p99_ms']:.1f} ms), "
           f"ratio {rd['ratio']:.2f}, outbox backlog at its end {rd['backlog']}")
-print(f"GET /health    {h['per_second']:9.0f} req/s  p50 {h['p50_ms']:.2f} ms  p99 {h['p99_ms']:.2f} ms")
-print(f"POST /reserve  {v['per_second']:9.0f} req/s  p50 {v['p50_ms']:.2f} ms  p99 {v['p99_ms']:.2f} ms")
+worst = lambda phase: f" (worst round {phase['worst_round_p99_ms']:.2f} ms)" if "worst_round_p99_ms" in phase else ""
+print(f"GET /health    {h['per_second']:9.0f} req/s  p50 {h['p50_ms']:.2f} ms  p99 {h['p99_ms']:.2f} ms{worst(h)}")
+print(f"POST /reserve  {v['per_second']:9.0f} req/s  p50 {v['p50_ms']:.2f} ms  p99 {v['p99_ms']:.2f} ms{worst(v)}")
 failed = h.get("failed", 0) + v.get("failed", 0)
 if failed:
     print(f"{failed} requests failed (not 2xx or a socket error): the figures do not count")

@@ -2,7 +2,9 @@
 -- MODE=reserve: POST /reserve of one ticket of EVENT_ID's 'floor', each request
 -- as the next buyer of TOKENS_FILE (JWTs separated by commas or whitespace, as
 -- `boxofficectl token --count` prints them), so that no buyer comes
--- near the per-buyer rate limit. Prints one line of JSON figures at the end.
+-- near the per-buyer rate limit. Prints one line of JSON figures at the end and,
+-- when LATENCY_FILE is set, writes there the whole latency histogram (JSON pairs of
+-- [10 µs bucket, requests]) so that rounds can be pooled into one distribution.
 -- Every request is formatted once, in init: the load generator shares the
 -- machine's cores with the server, so both phases cost it one table lookup.
 local mode = os.getenv("MODE") or "health"
@@ -35,6 +37,24 @@ function request()
 end
 
 function done(summary, latency, requests)
+  local path = os.getenv("LATENCY_FILE")
+  if path then
+    -- latency(i) is the i-th distinct latency recorded (µs, ascending) and its count.
+    local pairs, last, count = {}, nil, 0
+    for i = 1, #latency do
+      local v, n = latency(i)
+      local b = math.floor(v / 10)
+      if b ~= last then
+        if last then pairs[#pairs + 1] = string.format("[%d,%d]", last, count) end
+        last, count = b, 0
+      end
+      count = count + n
+    end
+    if last then pairs[#pairs + 1] = string.format("[%d,%d]", last, count) end
+    local f = assert(io.open(path, "w"))
+    f:write("[", table.concat(pairs, ","), "]\n")
+    f:close()
+  end
   local e = summary.errors
   io.write(string.format(
     'WRK {"requests":%d,"seconds":%.3f,"non_2xx":%d,"socket_errors":%d,"p50_ms":%.3f,"p99_ms":%.3f}\n',
