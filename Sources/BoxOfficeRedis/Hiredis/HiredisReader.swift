@@ -71,7 +71,9 @@ final class HiredisReader {
     }
 }
 
-/// Encodes commands with hiredis's `redisFormatCommandArgv`.
+/// Encodes commands with hiredis's `redisFormatSdsCommandArgv`: it writes the RESP length
+/// headers with sds's own integer formatting, where `redisFormatCommandArgv` calls
+/// `sprintf` once per argument (about 2 µs of a reserve's 23 arguments, in a profile).
 enum HiredisCommandEncoder {
     /// Calls `body` with the RESP encoding of `arguments`; the bytes are valid only inside `body`.
     static func withEncoded<T>(_ arguments: [RedisArgument], _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
@@ -92,10 +94,10 @@ enum HiredisCommandEncoder {
                         lengths[i] = n
                         offset += n
                     }
-                    var target: UnsafeMutablePointer<CChar>? = nil
-                    let len = redisFormatCommandArgv(&target, Int32(arguments.count), pointers.baseAddress, lengths.baseAddress)
+                    var target: sds? = nil
+                    let len = redisFormatSdsCommandArgv(&target, Int32(arguments.count), pointers.baseAddress, lengths.baseAddress)
                     guard len > 0, let target else { throw RedisError(.protocolError, "could not encode command") }
-                    defer { redisFreeCommand(target) }
+                    defer { redisFreeSdsCommand(target) }
                     return try body(UnsafeRawBufferPointer(start: target, count: Int(len)))
                 }
             }
