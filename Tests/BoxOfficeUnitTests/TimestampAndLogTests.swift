@@ -33,6 +33,21 @@ import Testing
     }
 }
 
+@Suite struct AccessLogTests {
+    /// The access line's duration_ms reads as `String(format: "%.2f")` did.
+    @Test func millisecondsHaveTwoDecimals() {
+        #expect(RequestMiddleware.milliseconds(0) == "0.00")
+        #expect(RequestMiddleware.milliseconds(0.000_04) == "0.04")
+        #expect(RequestMiddleware.milliseconds(0.000_1) == "0.10")
+        #expect(RequestMiddleware.milliseconds(0.012_345_6) == "12.35")
+        #expect(RequestMiddleware.milliseconds(1.5) == "1500.00")
+        #expect(RequestMiddleware.milliseconds(0.099_999) == "100.00")
+        for seconds in stride(from: 0.000_013_7, to: 2.0, by: 0.013_37) {
+            #expect(RequestMiddleware.milliseconds(seconds) == String(format: "%.2f", seconds * 1000))
+        }
+    }
+}
+
 @Suite struct LogSinkTests {
     /// Lines reach the descriptor in order, with the handler's metadata sorted, and `flush` writes at once.
     @Test func writesLinesInOrderThroughItsThread() throws {

@@ -1,5 +1,4 @@
 import BoxOfficeDomain
-import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -66,13 +65,23 @@ public struct RequestMiddleware: RouterMiddleware {
         duration.recordNanoseconds(Int64(seconds * 1e9))
         var line: Logger.Metadata = [
             "method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "route": "\(route)",
-            "status": "\(response.status.code)", "duration_ms": "\(String(format: "%.2f", seconds * 1000))",
+            "status": "\(response.status.code)", "duration_ms": "\(Self.milliseconds(seconds))",
         ]
         // What a request created (a 201's Location, e.g. the new reservation) is on its access line,
         // so the route needs no line of its own for it.
         if let location = response.headers[.location] { line["location"] = "\(location)" }
         context.logger.info("request", metadata: line)
         return response
+    }
+
+    /// `seconds` in milliseconds with two decimals ("12.34"), for the access line: integer
+    /// arithmetic, not Foundation's `String(format:)`, which went through CoreFoundation's
+    /// formatter and `vsprintf` on the event loop for every request.
+    static func milliseconds(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0, seconds < 1e9 else { return "\(seconds * 1000)" }
+        let hundredths = Int((seconds * 100_000).rounded())
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 
     /// 1–128 characters of `A–Z a–z 0–9 . _ -`; anything else is replaced by a generated id.
