@@ -1,4 +1,5 @@
 import BoxOfficeDomain
+import BoxOfficeRedis
 import Crypto
 
 /// The Redis keys of one event. All share the hash tag `{ev:<event>}`, so
@@ -12,19 +13,38 @@ public struct InventoryKeys: Sendable {
         self.prefix = "bo:{ev:\(event.rawValue)}:"
     }
 
-    public var stock: String { prefix + "stock" }
-    public var meta: String { prefix + "meta" }
-    public var limits: String { prefix + "limits" }
-    public var holds: String { prefix + "holds" }
-    public var outbox: String { prefix + "outbox" }
+    /// What follows the prefix in each key.
+    private enum Name {
+        static let stock = "stock", meta = "meta", limits = "limits", holds = "holds", outbox = "outbox"
+        static let reservation = "r:", reserveRate = "rl:"
+    }
+
+    public var stock: String { prefix + Name.stock }
+    public var meta: String { prefix + Name.meta }
+    public var limits: String { prefix + Name.limits }
+    public var holds: String { prefix + Name.holds }
+    public var outbox: String { prefix + Name.outbox }
     /// Which relay carries the outbox stream to Kafka (see `Lua/relay_lease.lua`).
     public var relayLease: String { prefix + "relay" }
 
     /// The hash of one reservation of this event.
-    public func reservation(_ id: ReservationID) -> String { prefix + "r:" + id.token }
+    public func reservation(_ id: ReservationID) -> String { prefix + Name.reservation + id.token }
 
     /// A buyer's reserve rate limit in this event.
-    public func reserveRate(buyer: String) -> String { prefix + "rl:" + buyer }
+    public func reserveRate(buyer: String) -> String { prefix + Name.reserveRate + buyer }
+
+    /// Appends reserve.lua's eight keys to `command` (stock, meta, limits, holds, outbox, the
+    /// reservation, the idempotency key, the buyer's rate limit) without making a string of each.
+    func appendReserveKeys(to command: inout RedisCommand, reservation id: ReservationID, idempotency: String, buyer: String) {
+        command.append(prefix, Name.stock)
+        command.append(prefix, Name.meta)
+        command.append(prefix, Name.limits)
+        command.append(prefix, Name.holds)
+        command.append(prefix, Name.outbox)
+        command.append(prefix, Name.reservation, id.token)
+        command.append(idempotency)
+        command.append(prefix, Name.reserveRate, buyer)
+    }
 
     /// The approved charge of a reservation (the simulated payment gateway's record).
     public func payment(_ id: ReservationID) -> String { prefix + "pay:" + id.token }

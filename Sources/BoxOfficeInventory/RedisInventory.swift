@@ -84,17 +84,23 @@ public struct RedisInventory: Sendable {
         let idem = idempotencyKey.map { keys.idempotency(buyer: buyer.rawValue, key: $0) } ?? keys.prefix + "idem:-"
         for _ in 0..<3 {
             let id = ReservationID.fresh(in: event)
-            let reply = try await redis.eval(
-                InventoryScripts.reserve,
-                keys: [keys.stock, keys.meta, keys.limits, keys.holds, keys.outbox, keys.reservation(id), idem,
-                       keys.reserveRate(buyer: buyer.rawValue)].map(RedisArgument.string),
-                arguments: [
-                    .string(id.rawValue), .string(event.rawValue), .string(category.rawValue), .string(buyer.rawValue),
-                    .int(quantity), .int(Int(configuration.holdTTL.inMilliseconds)), .int(configuration.maxQuantityPerRequest),
-                    .string(idempotencyKey == nil ? "0" : "1"), .int(Int(configuration.idempotencyTTL.components.seconds)),
-                    .int(max(1, Int((configuration.reserveRate?.interval ?? .zero).inMilliseconds))), .int(configuration.reserveRate?.burst ?? 0),
-                    .string(randomUUID()),
-                ])
+            // The hot path: keys and arguments go straight into the packed command (reserve.lua's
+            // KEYS[1...8] and ARGV[1...12]), not into a string and an array each.
+            let reply = try await redis.eval(InventoryScripts.reserve, keyCount: 8) { command in
+                keys.appendReserveKeys(to: &command, reservation: id, idempotency: idem, buyer: buyer.rawValue)
+                command.append(id.rawValue)
+                command.append(event.rawValue)
+                command.append(category.rawValue)
+                command.append(buyer.rawValue)
+                command.append(quantity)
+                command.append(Int(configuration.holdTTL.inMilliseconds))
+                command.append(configuration.maxQuantityPerRequest)
+                command.append(idempotencyKey == nil ? "0" : "1")
+                command.append(Int(configuration.idempotencyTTL.components.seconds))
+                command.append(max(1, Int((configuration.reserveRate?.interval ?? .zero).inMilliseconds)))
+                command.append(configuration.reserveRate?.burst ?? 0)
+                command.append(randomUUID())
+            }
             let parts = try ScriptReply(reply)
             switch parts.status {
             case "held":

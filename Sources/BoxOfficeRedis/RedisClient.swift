@@ -76,20 +76,31 @@ public final class RedisClient: Service, Sendable {
     /// Runs a Lua script by its SHA1, loading it with `EVAL` when Redis answers `NOSCRIPT`
     /// (after a restart or `SCRIPT FLUSH`).
     public func eval(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument], timeout: Duration? = nil) async throws -> RESPValue {
+        try await eval(script, keyCount: keys.count, timeout: timeout) { command in
+            for key in keys { command.append(key) }
+            for argument in arguments { command.append(argument) }
+        }
+    }
+
+    /// Runs a Lua script like `eval(_:keys:arguments:timeout:)`, its `keyCount` keys and then its
+    /// arguments appended by `append` straight into the packed command (no array per argument).
+    /// `append` runs again if the script has to be loaded.
+    public func eval(
+        _ script: RedisScript, keyCount: Int, timeout: Duration? = nil, _ append: (inout RedisCommand) -> Void
+    ) async throws -> RESPValue {
         let connection = try await connection()
-        var command: [RedisArgument] = []
-        command.reserveCapacity(3 + keys.count + arguments.count)
-        command.append("EVALSHA")
-        command.append(.string(script.sha1))
-        command.append(.int(keys.count))
-        command.append(contentsOf: keys)
-        command.append(contentsOf: arguments)
-        let reply = try await connection.send(command, timeout: timeout)
+        func command(_ name: String, _ script: String) -> RedisCommand {
+            var command = RedisCommand(capacity: 512, arguments: 3 + keyCount + 12)
+            command.append(name)
+            command.append(script)
+            command.append(keyCount)
+            append(&command)
+            return command
+        }
+        let reply = try await connection.send(command("EVALSHA", script.sha1), timeout: timeout)
         if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
             logger.debug("script not cached; loading it", metadata: ["script": "\(script.name)"])
-            command[0] = "EVAL"
-            command[1] = .string(script.source)
-            return try await connection.send(command, timeout: timeout).throwingOnError()
+            return try await connection.send(command("EVAL", script.source), timeout: timeout).throwingOnError()
         }
         return try reply.throwingOnError()
     }

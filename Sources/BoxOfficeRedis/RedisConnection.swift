@@ -52,7 +52,12 @@ final class RedisConnection: Sendable {
 
     /// Sends one command; the reply may be an `.error` value.
     func send(_ arguments: [RedisArgument], timeout: Duration? = nil) async throws -> RESPValue {
-        let encoded = try Self.encode(arguments, allocator: channel.allocator)
+        try await send(RedisCommand(arguments), timeout: timeout)
+    }
+
+    /// Sends one command; the reply may be an `.error` value.
+    func send(_ command: RedisCommand, timeout: Duration? = nil) async throws -> RESPValue {
+        let encoded = try Self.encode(command, allocator: channel.allocator)
         return try await send(encoded: encoded, timeout: timeout)
     }
 
@@ -70,7 +75,7 @@ final class RedisConnection: Sendable {
         var futures: [EventLoopFuture<RESPValue>] = []
         futures.reserveCapacity(commands.count)
         for command in commands {
-            let encoded = try Self.encode(command, allocator: channel.allocator)
+            let encoded = try Self.encode(RedisCommand(command), allocator: channel.allocator)
             let promise = channel.eventLoop.makePromise(of: RESPValue.self)
             channel.write(RedisOutboundCommand(encoded: encoded, promise: promise, deadline: deadline))
                 .cascadeFailure(to: promise)
@@ -96,8 +101,8 @@ final class RedisConnection: Sendable {
         channel.close(promise: nil)
     }
 
-    static func encode(_ arguments: [RedisArgument], allocator: ByteBufferAllocator) throws -> ByteBuffer {
-        try HiredisCommandEncoder.withEncoded(arguments) { bytes in
+    static func encode(_ command: RedisCommand, allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        try HiredisCommandEncoder.withEncoded(command) { bytes in
             var buffer = allocator.buffer(capacity: bytes.count)
             buffer.writeBytes(bytes)
             return buffer

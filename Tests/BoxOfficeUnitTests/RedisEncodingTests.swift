@@ -21,4 +21,22 @@ import Testing
         for i in 0..<23 { expected += Array("$\(i * 7)\r\n\(String(repeating: "x", count: i * 7))\r\n".utf8) }
         #expect(encoded == expected)
     }
+
+    /// A command built in place: joined parts make one argument, integers are decimal.
+    @Test func packedCommandsJoinPartsIntoOneArgument() throws {
+        var command = RedisCommand()
+        command.append("EVALSHA")
+        command.append("bo:{ev:e}:", "r:", "0123")
+        command.append(-42)
+        command.append(RedisArgument(bytes: [0x00]))
+        #expect(command.count == 4)
+        let encoded = try HiredisCommandEncoder.withEncoded(command) { Array($0) }
+        #expect(encoded == Array("*4\r\n$7\r\nEVALSHA\r\n$16\r\nbo:{ev:e}:r:0123\r\n$3\r\n-42\r\n$1\r\n\u{0}\r\n".utf8))
+    }
+
+    /// Only empty arguments: nothing to point into, still a well-formed command.
+    @Test func commandsOfEmptyArgumentsEncode() throws {
+        let encoded = try HiredisCommandEncoder.withEncoded(RedisCommand(["", ""])) { Array($0) }
+        #expect(encoded == Array("*2\r\n$0\r\n\r\n$0\r\n\r\n".utf8))
+    }
 }

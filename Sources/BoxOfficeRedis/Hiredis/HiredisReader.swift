@@ -77,25 +77,24 @@ final class HiredisReader {
 enum HiredisCommandEncoder {
     /// Calls `body` with the RESP encoding of `arguments`; the bytes are valid only inside `body`.
     static func withEncoded<T>(_ arguments: [RedisArgument], _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
-        // The argument pointers, their lengths and one contiguous copy of the bytes (so the
-        // pointers stay valid during the call) live in temporary allocations: on the stack
-        // for the usual command, no malloc per command.
-        let total = arguments.reduce(0) { $0 + $1.bytes.count }
-        return try withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: arguments.count) { pointers in
-            try withUnsafeTemporaryAllocation(of: Int.self, capacity: arguments.count) { lengths in
-                try withUnsafeTemporaryAllocation(byteCount: max(total, 1), alignment: 1) { storage in
-                    var offset = 0
-                    for (i, argument) in arguments.enumerated() {
-                        let n = argument.bytes.count
-                        argument.bytes.withUnsafeBytes { src in
-                            if n > 0 { (storage.baseAddress! + offset).copyMemory(from: src.baseAddress!, byteCount: n) }
-                        }
-                        pointers[i] = UnsafePointer((storage.baseAddress! + offset).assumingMemoryBound(to: CChar.self))
-                        lengths[i] = n
-                        offset += n
+        try withEncoded(RedisCommand(arguments), body)
+    }
+
+    /// Calls `body` with the RESP encoding of `command`; the bytes are valid only inside `body`.
+    static func withEncoded<T>(_ command: RedisCommand, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
+        // hiredis reads each argument where it lies in the command's packed bytes; the pointer
+        // and length arrays live in temporary allocations (on the stack for the usual command).
+        try command.withArguments { base, ends in
+            try withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: ends.count) { pointers in
+                try withUnsafeTemporaryAllocation(of: Int.self, capacity: ends.count) { lengths in
+                    var start = 0
+                    for (i, end) in ends.enumerated() {
+                        pointers[i] = UnsafeRawPointer(base + start).assumingMemoryBound(to: CChar.self)
+                        lengths[i] = end - start
+                        start = end
                     }
                     var target: sds? = nil
-                    let len = redisFormatSdsCommandArgv(&target, Int32(arguments.count), pointers.baseAddress, lengths.baseAddress)
+                    let len = redisFormatSdsCommandArgv(&target, Int32(ends.count), pointers.baseAddress, lengths.baseAddress)
                     guard len > 0, let target else { throw RedisError(.protocolError, "could not encode command") }
                     defer { redisFreeSdsCommand(target) }
                     return try body(UnsafeRawBufferPointer(start: target, count: Int(len)))
