@@ -83,7 +83,7 @@ if [ "$TOOL" = wrk ]; then
     ROUNDS_JSON+="]"
     BACKLOG_LINE="outbox backlog at the end of the reserve rounds: $BACKLOGS entries in all ($ROUNDS rounds)"
     OUT="$(python3 - "$ROUNDS_JSON" "$RUN" <<'PY'
-import json, statistics, sys
+import json, sys
 rounds, run = json.loads(sys.argv[1]), sys.argv[2]
 out = {"rounds": []}
 def percentile(histogram, p):  # histogram: {10 µs bucket: requests}; the bucket's upper edge, in ms
@@ -100,18 +100,16 @@ for name in ("health", "reserve"):
                  "failed": sum(r["non_2xx"] + r["socket_errors"] for r in rs)}
     # p50 and p99 are those of every request of the phase: the rounds' histograms pooled.
     pooled = {}
-    try:
-        for i in range(1, len(rounds) + 1):
-            with open(f"{run}/bench-latency-{name}-{i}.json") as f:
-                for bucket, n in json.load(f):
-                    pooled[bucket] = pooled.get(bucket, 0) + n
-    except (OSError, ValueError):
-        pooled = {}
-    if pooled:
-        out[name]["p50_ms"], out[name]["p99_ms"] = percentile(pooled, 50), percentile(pooled, 99)
-    else:  # no histogram: the median of the rounds' p50 and the worst round's p99
-        out[name]["p50_ms"] = statistics.median(r["p50_ms"] for r in rs)
-        out[name]["p99_ms"] = out[name]["worst_round_p99_ms"]
+    for i in range(1, len(rounds) + 1):
+        path = f"{run}/bench-latency-{name}-{i}.json"
+        try:
+            with open(path) as f:
+                histogram = json.load(f)
+        except (OSError, ValueError) as e:
+            sys.exit(f"no latency histogram of round {i} ({path}: {e}); see {run}/bench-http.log")
+        for bucket, n in histogram:
+            pooled[bucket] = pooled.get(bucket, 0) + n
+    out[name]["p50_ms"], out[name]["p99_ms"] = percentile(pooled, 50), percentile(pooled, 99)
     cpu = {"processes": {}, "idle": 0.0, "total": 0.0}
     try:
         for i in range(1, len(rounds) + 1):

@@ -30,20 +30,27 @@ public struct InventoryKeys: Sendable {
     /// The hash of one reservation of this event.
     public func reservation(_ id: ReservationID) -> String { prefix + Name.reservation + id.token }
 
-    /// A buyer's reserve rate limit in this event.
-    public func reserveRate(buyer: String) -> String { prefix + Name.reserveRate + buyer }
+    /// A key of this event, for `append(_:to:)`.
+    public enum Key: Sendable {
+        case stock, meta, limits, holds, outbox
+        /// The hash of one reservation.
+        case reservation(ReservationID)
+        /// A buyer's reserve rate limit.
+        case reserveRate(buyer: String)
+    }
 
-    /// Appends reserve.lua's eight keys to `command` (stock, meta, limits, holds, outbox, the
-    /// reservation, the idempotency key, the buyer's rate limit) without making a string of each.
-    func appendReserveKeys(to command: inout RedisCommand, reservation id: ReservationID, idempotency: String, buyer: String) {
-        command.append(prefix, Name.stock)
-        command.append(prefix, Name.meta)
-        command.append(prefix, Name.limits)
-        command.append(prefix, Name.holds)
-        command.append(prefix, Name.outbox)
-        command.append(prefix, Name.reservation, id.token)
-        command.append(idempotency)
-        command.append(prefix, Name.reserveRate, buyer)
+    /// Appends `key` to `command` as one argument, without making the key's string: the hot
+    /// paths (reserve, confirm) pass their keys this way.
+    public func append(_ key: Key, to command: inout RedisCommand) {
+        switch key {
+        case .stock: command.append(prefix, Name.stock)
+        case .meta: command.append(prefix, Name.meta)
+        case .limits: command.append(prefix, Name.limits)
+        case .holds: command.append(prefix, Name.holds)
+        case .outbox: command.append(prefix, Name.outbox)
+        case .reservation(let id): command.append(prefix, Name.reservation, id.token)
+        case .reserveRate(let buyer): command.append(prefix, Name.reserveRate, buyer)
+        }
     }
 
     /// The approved charge of a reservation (the simulated payment gateway's record).

@@ -87,7 +87,14 @@ public struct RedisInventory: Sendable {
             // The hot path: keys and arguments go straight into the packed command (reserve.lua's
             // KEYS[1...8] and ARGV[1...12]), not into a string and an array each.
             let reply = try await redis.eval(InventoryScripts.reserve, keyCount: 8) { command in
-                keys.appendReserveKeys(to: &command, reservation: id, idempotency: idem, buyer: buyer.rawValue)
+                keys.append(.stock, to: &command)
+                keys.append(.meta, to: &command)
+                keys.append(.limits, to: &command)
+                keys.append(.holds, to: &command)
+                keys.append(.outbox, to: &command)
+                keys.append(.reservation(id), to: &command)
+                command.append(idem)
+                keys.append(.reserveRate(buyer: buyer.rawValue), to: &command)
                 command.append(id.rawValue)
                 command.append(event.rawValue)
                 command.append(category.rawValue)
@@ -129,10 +136,14 @@ public struct RedisInventory: Sendable {
     /// Confirms a buyer's live hold after a successful payment.
     public func confirm(_ id: ReservationID, buyer: BuyerID, paymentReference: String) async throws -> ConfirmOutcome {
         let keys = InventoryKeys(event: id.event)
-        let parts = try ScriptReply(try await redis.eval(
-            InventoryScripts.confirm,
-            keys: [keys.reservation(id), keys.stock, keys.holds, keys.outbox].map(RedisArgument.string),
-            arguments: [.string(buyer.rawValue), .string(OutboxEntry.clean(paymentReference))]))
+        let parts = try ScriptReply(try await redis.eval(InventoryScripts.confirm, keyCount: 4) { command in
+            keys.append(.reservation(id), to: &command)
+            keys.append(.stock, to: &command)
+            keys.append(.holds, to: &command)
+            keys.append(.outbox, to: &command)
+            command.append(buyer.rawValue)
+            command.append(OutboxEntry.clean(paymentReference))
+        })
         switch parts.status {
         case "confirmed": return .confirmed(try parts.reservation(1))
         case "already_confirmed": return .alreadyConfirmed(try parts.reservation(1))

@@ -6,7 +6,7 @@ import Testing
     /// byte length, binary-safe (CR, LF and NUL inside an argument), empty arguments included.
     @Test func commandsAreEncodedAsRESPArraysOfBulkStrings() throws {
         let arguments: [RedisArgument] = ["SET", .string("bo:{ev:e}:r:é"), RedisArgument(bytes: [0x61, 0x0D, 0x0A, 0x00, 0x62]), "", .int(1_234_567_890)]
-        let encoded = try HiredisCommandEncoder.withEncoded(arguments) { Array($0) }
+        let encoded = try HiredisCommandEncoder.withEncoded(RedisCommand(arguments)) { Array($0) }
         var expected = Array("*5\r\n$3\r\nSET\r\n$14\r\nbo:{ev:e}:r:é\r\n$5\r\n".utf8)
         expected += [0x61, 0x0D, 0x0A, 0x00, 0x62]
         expected += Array("\r\n$0\r\n\r\n$10\r\n1234567890\r\n".utf8)
@@ -16,7 +16,7 @@ import Testing
     /// A reserve's 23 arguments (lengths of one, two and three digits) in one encoding.
     @Test func manyArgumentsKeepTheirOrderAndLengths() throws {
         let arguments = (0..<23).map { RedisArgument(bytes: Array(repeating: UInt8(ascii: "x"), count: $0 * 7)) }
-        let encoded = try HiredisCommandEncoder.withEncoded(arguments) { Array($0) }
+        let encoded = try HiredisCommandEncoder.withEncoded(RedisCommand(arguments)) { Array($0) }
         var expected = Array("*23\r\n".utf8)
         for i in 0..<23 { expected += Array("$\(i * 7)\r\n\(String(repeating: "x", count: i * 7))\r\n".utf8) }
         #expect(encoded == expected)

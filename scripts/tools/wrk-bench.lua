@@ -40,19 +40,19 @@ function done(summary, latency, requests)
   local path = os.getenv("LATENCY_FILE")
   if path then
     -- latency(i) is the i-th distinct latency recorded (µs, ascending) and its count.
-    local pairs, last, count = {}, nil, 0
+    local buckets, last, count = {}, nil, 0
     for i = 1, #latency do
       local v, n = latency(i)
       local b = math.floor(v / 10)
       if b ~= last then
-        if last then pairs[#pairs + 1] = string.format("[%d,%d]", last, count) end
+        if last then buckets[#buckets + 1] = string.format("[%d,%d]", last, count) end
         last, count = b, 0
       end
       count = count + n
     end
-    if last then pairs[#pairs + 1] = string.format("[%d,%d]", last, count) end
+    if last then buckets[#buckets + 1] = string.format("[%d,%d]", last, count) end
     local f = assert(io.open(path, "w"))
-    f:write("[", table.concat(pairs, ","), "]\n")
+    f:write("[", table.concat(buckets, ","), "]\n")
     f:close()
   end
   local e = summary.errors

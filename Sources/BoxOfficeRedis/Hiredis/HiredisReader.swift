@@ -75,11 +75,6 @@ final class HiredisReader {
 /// headers with sds's own integer formatting, where `redisFormatCommandArgv` calls
 /// `sprintf` once per argument (about 1.2 µs of a reserve's 23 arguments, in a profile).
 enum HiredisCommandEncoder {
-    /// Calls `body` with the RESP encoding of `arguments`; the bytes are valid only inside `body`.
-    static func withEncoded<T>(_ arguments: [RedisArgument], _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
-        try withEncoded(RedisCommand(arguments), body)
-    }
-
     /// Calls `body` with the RESP encoding of `command`; the bytes are valid only inside `body`.
     static func withEncoded<T>(_ command: RedisCommand, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
         // hiredis reads each argument where it lies in the command's packed bytes; the pointer
