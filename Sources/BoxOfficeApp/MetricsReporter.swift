@@ -32,17 +32,18 @@ struct MetricsReporter: Service {
                 if reportStock {
                     let time = try await redis.send(["TIME"]).array ?? []
                     let nowMs = (time.first?.int ?? 0) * 1000 + (time.last?.int ?? 0) / 1000
-                    var overdue = 0
-                    for event in try await inventory.events() {
-                        overdue += try await redis.send([
-                            "ZCOUNT", .string(InventoryKeys(event: event).holds), "-inf", .string("(\(nowMs - 2000)"),
-                        ]).int ?? 0
-                        for category in try await inventory.availability(event: event) {
+                    // Every event's overdue holds, then every event's stock, each in one round trip.
+                    let events = try await inventory.events()
+                    let counts = try await redis.pipeline(events.map {
+                        ["ZCOUNT", .string(InventoryKeys(event: $0).holds), "-inf", .string("(\(nowMs - 2000)")]
+                    })
+                    Gauge(label: "holds_overdue").record(try counts.reduce(0) { $0 + (try $1.throwingOnError().int ?? 0) })
+                    for (event, categories) in zip(events, try await inventory.availability(events: events)) {
+                        for category in categories {
                             Gauge(label: "tickets_available", dimensions: [("event", event.rawValue), ("category", category.name)])
                                 .record(category.stock.available)
                         }
                     }
-                    Gauge(label: "holds_overdue").record(overdue)
                 }
             } catch {
                 logger.debug("metrics sample failed", metadata: ["error": "\(error)"])

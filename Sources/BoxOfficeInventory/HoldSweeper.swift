@@ -3,9 +3,9 @@ import Logging
 import Metrics
 import ServiceLifecycle
 
-/// Returns the stock of lapsed holds: every `interval`, for every event, asks
-/// Redis (by its own clock) which holds are due and expires each with
-/// `expire.lua`, in batches of at most `batchSize` per event per tick.
+/// Returns the stock of lapsed holds: every `interval`, asks Redis (by its own
+/// clock) which holds of every event are due, all events in one round trip, and
+/// expires each with `expire.lua`, in batches of at most `batchSize` per event per tick.
 ///
 /// Safe with any number of sweepers at once, in one process or many: the
 /// expire script re-checks each hold atomically, so each lapses exactly once.
@@ -48,8 +48,8 @@ public struct HoldSweeper: Service {
     @discardableResult
     public func sweepOnce() async throws -> Int {
         var total = 0
-        for event in try await inventory.events() where configuration.events?.contains(event) ?? true {
-            let due = try await inventory.dueHolds(event: event, limit: configuration.batchSize)
+        let events = try await inventory.events().filter { configuration.events?.contains($0) ?? true }
+        for (event, due) in zip(events, try await inventory.dueHolds(events: events, limit: configuration.batchSize)) {
             guard !due.isEmpty else { continue }
             let expired = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for id in due { group.addTask { try await inventory.expire(id) == .expired } }

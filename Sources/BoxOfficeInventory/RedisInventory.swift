@@ -49,8 +49,20 @@ public struct RedisInventory: Sendable {
 
     /// A consistent snapshot of an event's categories; empty when the event has none.
     public func availability(event: EventID) async throws -> [CategoryAvailability] {
-        let keys = InventoryKeys(event: event)
-        let reply = try await redis.eval(InventoryScripts.availability, keys: [.string(keys.stock), .string(keys.meta)], arguments: [])
+        try await availability(events: [event])[0]
+    }
+
+    /// `availability(event:)` of each of `events`, in their order, asked in one round trip.
+    public func availability(events: [EventID]) async throws -> [[CategoryAvailability]] {
+        let replies = try await redis.evalPipeline(InventoryScripts.availability, events.map {
+            let keys = InventoryKeys(event: $0)
+            return (keys: [.string(keys.stock), .string(keys.meta)], arguments: [])
+        })
+        return try replies.map { try Self.categories(from: try $0.throwingOnError()) }
+    }
+
+    /// The categories of an `availability.lua` reply, by name.
+    static func categories(from reply: RESPValue) throws -> [CategoryAvailability] {
         guard let parts = reply.array, parts.count == 2 else { throw RedisError(.protocolError, "availability: unexpected reply") }
         let stock = try ScriptReply.dictionary(parts[0])
         let meta = try ScriptReply.dictionary(parts[1])
@@ -208,9 +220,17 @@ public struct RedisInventory: Sendable {
 
     /// Holds of `event` whose expiry (by Redis time) has passed, at most `limit`.
     public func dueHolds(event: EventID, limit: Int) async throws -> [ReservationID] {
-        let keys = InventoryKeys(event: event)
-        let reply = try await redis.eval(InventoryScripts.dueHolds, keys: [.string(keys.holds)], arguments: [.int(limit)])
-        return (reply.array ?? []).compactMap { $0.string.flatMap(ReservationID.init) }
+        try await dueHolds(events: [event], limit: limit)[0]
+    }
+
+    /// The due holds of each of `events`, in their order, asked in one round trip: a sweep over
+    /// hundreds of events is one wait for Redis, not one each.
+    public func dueHolds(events: [EventID], limit: Int) async throws -> [[ReservationID]] {
+        let replies = try await redis.evalPipeline(
+            InventoryScripts.dueHolds, events.map { (keys: [.string(InventoryKeys(event: $0).holds)], arguments: [.int(limit)]) })
+        return try replies.map { reply in
+            (try reply.throwingOnError().array ?? []).compactMap { $0.string.flatMap(ReservationID.init) }
+        }
     }
 
     /// A reservation by id, or `nil`.

@@ -106,6 +106,23 @@ public final class RedisClient: Service, Sendable {
         return try reply.throwingOnError()
     }
 
+    /// Runs `script` once per call, all in one round trip (pipelined `EVALSHA`s); when Redis
+    /// answers `NOSCRIPT`, loads the script with `SCRIPT LOAD` and runs those calls again.
+    /// Replies come in the order of `calls`; error replies are returned, not thrown.
+    public func evalPipeline(
+        _ script: RedisScript, _ calls: [(keys: [RedisArgument], arguments: [RedisArgument])], timeout: Duration? = nil
+    ) async throws -> [RESPValue] {
+        let commands: [[RedisArgument]] = calls.map { ["EVALSHA", .string(script.sha1), .int($0.keys.count)] + $0.keys + $0.arguments }
+        guard !commands.isEmpty else { return [] }
+        var replies = try await pipeline(commands, timeout: timeout)
+        let unloaded = replies.indices.filter { if case .error(let m) = replies[$0] { m.hasPrefix("NOSCRIPT") } else { false } }
+        guard !unloaded.isEmpty else { return replies }
+        logger.debug("script not cached; loading it", metadata: ["script": "\(script.name)"])
+        try await send(["SCRIPT", "LOAD", .string(script.source)], timeout: timeout)
+        for (i, reply) in zip(unloaded, try await pipeline(unloaded.map { commands[$0] }, timeout: timeout)) { replies[i] = reply }
+        return replies
+    }
+
     /// Every key matching a glob `pattern`, through `SCAN` (never `KEYS`, which blocks Redis).
     public func scanKeys(matching pattern: String) async throws -> [String] {
         var keys: [String] = []

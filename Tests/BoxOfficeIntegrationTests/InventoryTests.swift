@@ -49,6 +49,40 @@ struct InventoryTests {
         }
     }
 
+    /// The sweeper asks for the due holds of every event in one round trip (and the metrics
+    /// reporter for every event's stock): each event gets its own answer, in the order asked,
+    /// oldest expiry first and at most `limit`.
+    @Test(.timeLimit(.minutes(1)))
+    func dueHoldsAndStockOfManyEventsComeInOneAnswerEach() async throws {
+        try await withInventory(stock: 10, holdTTL: .seconds(1)) { soon in
+            try await withInventory(stock: 10, redis: soon.inventory.redis) { later in
+                var held: [(expires: Int64, id: ReservationID)] = []
+                for i in 0..<3 {
+                    guard case .held(let r, _) = try await soon.inventory.reserve(event: soon.event, category: soon.category, buyer: soon.buyer(i), quantity: 1) else {
+                        Issue.record("reserve failed"); return
+                    }
+                    held.append((r.expiresAtMs, r.id))
+                }
+                // Redis's order: by expiry, then (the same millisecond) by id.
+                let lapsing = held.sorted { ($0.expires, $0.id.rawValue) < ($1.expires, $1.id.rawValue) }.map(\.id)
+                for i in 0..<2 { _ = try await later.inventory.reserve(event: later.event, category: later.category, buyer: later.buyer(i), quantity: 1) }
+                let inv = soon.inventory
+                #expect(try await inv.dueHolds(events: [soon.event, later.event], limit: 10) == [[], []])
+                // The metrics reporter reads every event's stock the same way: one answer each, in order.
+                let stock = try await inv.availability(events: [later.event, soon.event]).map { $0.map(\.stock) }
+                #expect(stock == [[StockLevels(total: 10, available: 8, held: 2, confirmed: 0)],
+                                  [StockLevels(total: 10, available: 7, held: 3, confirmed: 0)]])
+                let lapsed = try await eventually(timeout: .seconds(5)) {
+                    try await inv.dueHolds(events: [soon.event], limit: 10)[0].count == 3
+                }
+                #expect(lapsed)
+                #expect(try await inv.dueHolds(events: [later.event, soon.event, later.event], limit: 10) == [[], lapsing, []])
+                #expect(try await inv.dueHolds(events: [soon.event], limit: 2) == [Array(lapsing.prefix(2))])
+                #expect(try await inv.dueHolds(events: [], limit: 10).isEmpty)
+            }
+        }
+    }
+
     @Test func oneBuyerNeverExceedsTheLimitUnderConcurrency() async throws {
         try await withInventory(stock: 1_000, maxPerUser: 4) { f in
             let outcomes = try await withThrowingTaskGroup(of: ReserveOutcome.self) { group in

@@ -35,6 +35,28 @@ struct RedisClientTests {
         }
     }
 
+    /// Many calls of one script in one round trip: a script Redis has not cached is loaded
+    /// once and those calls run again; replies keep the calls' order; an error reply of one
+    /// call is returned in its place, not thrown.
+    @Test func evalPipelineLoadsTheScriptOnceAndKeepsTheOrder() async throws {
+        try await withRedis { redis in
+            let key = TestStack.unique("t:evalpipe")
+            let script = RedisScript(name: "incr-by", source: "return redis.call('INCRBY', KEYS[1], ARGV[1]) -- \(key)")
+            #expect(try await redis.send(["SCRIPT", "EXISTS", .string(script.sha1)]) == .array([.integer(0)]))
+            let keys = (0..<50).map { "\(key):\($0)" }
+            try await redis.send(["SET", .string(keys[7]), "not a number"])
+            let replies = try await redis.evalPipeline(script, keys.enumerated().map { (keys: [.string($0.element)], arguments: [.int($0.offset)]) })
+            #expect(replies.count == 50)
+            for (i, reply) in replies.enumerated() where i != 7 { #expect(reply.int == i, "call \(i): \(reply)") }
+            guard case .error(let message) = replies[7] else { Issue.record("call 7 answered \(replies[7])"); return }
+            #expect(message.contains("not an integer"))
+            #expect(try await redis.send(["SCRIPT", "EXISTS", .string(script.sha1)]) == .array([.integer(1)]))
+            #expect(try await redis.evalPipeline(script, [(keys: [.string(keys[0])], arguments: [2])]).map(\.int) == [2])
+            #expect(try await redis.evalPipeline(script, []).isEmpty)
+            try await redis.send(["DEL"] + keys.map { .string($0) })
+        }
+    }
+
     @Test func serverErrorsAreTyped() async throws {
         try await withRedis { redis in
             let key = TestStack.unique("t:wrongtype")
