@@ -34,8 +34,16 @@ public struct OutboxRelay: Service {
         public var batchSize = 1_500
         /// Pause when a round found nothing. Default 10 ms.
         public var idleDelay: Duration = .milliseconds(10)
-        /// A stream whose relay has not renewed its lease for this long is taken over
-        /// by another. Renewed every round once half of it has run. Default 10 s.
+        /// The longest a stream found empty waits before it is read again: each empty read
+        /// doubles its wait, from `idleDelay` up to this, and a read that finds entries ends it.
+        /// Default 100 ms, so that a relay among hundreds of quiet events reads each a few
+        /// times a second rather than every round.
+        public var quietPollInterval: Duration = .milliseconds(100)
+        /// How often the set of events (`bo:events`) is read again. Default 250 ms.
+        public var eventsRefresh: Duration = .milliseconds(250)
+        /// A stream whose relay has not renewed its lease for this long is taken over by
+        /// another. Renewed once a quarter of it has run; a stream another relay holds is
+        /// asked for every tenth of it. Default 10 s.
         public var leaseTime: Duration = .seconds(10)
         /// This relay's name in the leases it holds. Default host, pid and a random suffix.
         public var name = "relay-\(localHostName())-\(getpid())-\(randomHex(bytes: 3))"
@@ -63,24 +71,34 @@ public struct OutboxRelay: Service {
     public func run() async throws {
         let inventory = RedisInventory(redis: redis)
         // A lease taken or renewed at t has at least half of `leaseTime` left (relay_lease.lua), so
-        // until a quarter of it has run the stream is carried without asking Redis again: an idle
-        // stream costs one XRANGE a round, as it did under a consumer group.
-        var leasedUntil: [EventID: ContinuousClock.Instant] = [:]
+        // until a quarter of it has run the stream is carried without asking Redis again. Leases
+        // due, and then the streams due, are each asked for in one round trip for all events.
+        var events: [EventID] = []
+        var eventsRead = ContinuousClock.now - configuration.eventsRefresh
+        var leased = Set<EventID>()
+        var leaseDue: [EventID: ContinuousClock.Instant] = [:]
+        var reads = PollSchedule(quickest: configuration.idleDelay, slowest: configuration.quietPollInterval)
         var lastGauge = ContinuousClock.now - .seconds(10)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var moved = 0
             do {
-                let events = try await inventory.events()
-                for event in events {
-                    let now = ContinuousClock.now
-                    if leasedUntil[event].map({ now >= $0 }) ?? true {
-                        guard try await lease(event, milliseconds: Int(configuration.leaseTime.inMilliseconds)) else {
-                            leasedUntil[event] = nil
-                            continue
-                        }
-                        leasedUntil[event] = now + configuration.leaseTime / 4
-                    }
-                    moved += try await carry(event: event)
+                let now = ContinuousClock.now
+                if now - eventsRead >= configuration.eventsRefresh {
+                    events = try await inventory.events()
+                    eventsRead = now
+                    reads.keep(only: events)
+                }
+                let asking = events.filter { leaseDue[$0].map { now >= $0 } ?? true }
+                for (event, holds) in zip(asking, try await leases(asking, milliseconds: Int(configuration.leaseTime.inMilliseconds))) {
+                    if holds { leased.insert(event) } else { leased.remove(event) }
+                    // Held: renewed once a quarter has run. Held by another relay: asked for again
+                    // sooner, so a stream whose holder died is taken over soon after its lease lapses.
+                    leaseDue[event] = now + configuration.leaseTime / (holds ? 4 : 10)
+                }
+                let due = events.filter { leased.contains($0) && reads.isDue($0, at: now) }
+                for (event, entries) in zip(due, try await read(due)) {
+                    reads.record(event, found: !entries.isEmpty, at: now)
+                    moved += try await publish(event: event, entries)
                 }
                 if ContinuousClock.now - lastGauge > .seconds(1) {
                     pending.record(try await pendingCount(events))
@@ -88,12 +106,14 @@ public struct OutboxRelay: Service {
                 }
             } catch {
                 logger.warning("outbox relay round failed; retrying", metadata: ["error": "\(error)"])
+                leased.removeAll()
+                leaseDue.removeAll()
                 try? await Task.sleep(for: .milliseconds(500))
             }
             if moved == 0 { try? await Task.sleep(for: configuration.idleDelay) }
         }
         // Another replica takes the streams over now rather than after the lease time.
-        for event in leasedUntil.keys { try? await giveUp(event: event) }
+        for event in leased { try? await giveUp(event: event) }
     }
 
     /// Gives up this relay's lease on `event`'s stream (if it holds it), so that
@@ -104,8 +124,24 @@ public struct OutboxRelay: Service {
 
     /// Takes or renews (or with 0 ms gives up) this relay's lease on `event`'s stream.
     func lease(_ event: EventID, milliseconds: Int) async throws -> Bool {
-        try await redis.eval(InventoryScripts.relayLease, keys: [.string(InventoryKeys(event: event).relayLease)],
-                             arguments: [.string(configuration.name), .int(milliseconds)]).int == 1
+        try await leases([event], milliseconds: milliseconds)[0]
+    }
+
+    /// `lease(_:milliseconds:)` for each of `events`, in one round trip.
+    func leases(_ events: [EventID], milliseconds: Int) async throws -> [Bool] {
+        let replies = try await redis.evalPipeline(InventoryScripts.relayLease, events.map {
+            (keys: [.string(InventoryKeys(event: $0).relayLease)], arguments: [.string(configuration.name), .int(milliseconds)])
+        })
+        return try replies.map { try $0.throwingOnError().int == 1 }
+    }
+
+    /// The oldest entries (at most `batchSize`) of each of `events`' streams, in one round trip.
+    func read(_ events: [EventID]) async throws -> [[(String, OutboxEntry?)]] {
+        guard !events.isEmpty else { return [] }
+        let replies = try await redis.pipeline(events.map {
+            ["XRANGE", .string(InventoryKeys(event: $0).outbox), "-", "+", "COUNT", .int(configuration.batchSize)]
+        })
+        return try replies.map { Self.entries(try $0.throwingOnError()) }
     }
 
     /// One round for one event: take or renew its lease, read the oldest entries,
@@ -119,9 +155,14 @@ public struct OutboxRelay: Service {
     /// Reads the oldest entries of `event`'s stream, whose lease this relay holds, publishes
     /// them and trims what was delivered. Returns how many entries were delivered.
     func carry(event: EventID) async throws -> Int {
-        let stream = InventoryKeys(event: event).outbox
-        let entries = Self.entries(try await redis.send(["XRANGE", .string(stream), "-", "+", "COUNT", .int(configuration.batchSize)]))
+        try await publish(event: event, try await read([event])[0])
+    }
+
+    /// Publishes `entries`, the oldest of `event`'s stream, whose lease this relay holds, and
+    /// trims what was delivered. Returns how many entries were delivered.
+    func publish(event: EventID, _ entries: [(String, OutboxEntry?)]) async throws -> Int {
         guard !entries.isEmpty else { return 0 }
+        let stream = InventoryKeys(event: event).outbox
 
         // Envelopes first; a malformed entry can never be published: drop it loudly rather than block the stream.
         var done = [Bool](repeating: true, count: entries.count)
@@ -225,4 +266,44 @@ func localHostName() -> String {
     var buffer = [CChar](repeating: 0, count: 256)
     guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
     return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// When the relay reads each event's outbox stream next. A stream that had entries is read
+/// again the next round; one found empty waits, twice as long after each empty read, from
+/// `quickest` up to `slowest`. Quiet events then cost Redis a few reads a second each, while
+/// a stream that starts filling is read within `slowest`, and then every round.
+struct PollSchedule {
+    let quickest: Duration
+    let slowest: Duration
+    private var wait: [EventID: Duration] = [:]
+    private var next: [EventID: ContinuousClock.Instant] = [:]
+
+    init(quickest: Duration, slowest: Duration) {
+        self.quickest = quickest
+        self.slowest = max(slowest, quickest)
+    }
+
+    /// Whether `event`'s stream is to be read at `now` (a stream not seen before is).
+    func isDue(_ event: EventID, at now: ContinuousClock.Instant) -> Bool {
+        next[event].map { now >= $0 } ?? true
+    }
+
+    /// What a read of `event`'s stream at `now` found.
+    mutating func record(_ event: EventID, found entries: Bool, at now: ContinuousClock.Instant) {
+        if entries {
+            wait[event] = nil
+            next[event] = nil
+        } else {
+            let w = min(max((wait[event] ?? .zero) * 2, quickest), slowest)
+            wait[event] = w
+            next[event] = now + w
+        }
+    }
+
+    /// Forgets events no longer listed.
+    mutating func keep(only events: [EventID]) {
+        let listed = Set(events)
+        wait = wait.filter { listed.contains($0.key) }
+        next = next.filter { listed.contains($0.key) }
+    }
 }

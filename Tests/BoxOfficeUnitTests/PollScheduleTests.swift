@@ -1,0 +1,61 @@
+import BoxOfficeDomain
+@testable import BoxOfficePipeline
+import Testing
+
+/// When the relay reads each event's outbox stream: quiet streams back off, busy ones are read every round.
+@Suite struct PollScheduleTests {
+    let a = EventID("ev_aaaaaaaaaaaaaaaa")!
+    let b = EventID("ev_bbbbbbbbbbbbbbbb")!
+    let t0 = ContinuousClock.now
+
+    @Test func aStreamNotSeenBeforeIsDue() {
+        let schedule = PollSchedule(quickest: .milliseconds(10), slowest: .milliseconds(100))
+        #expect(schedule.isDue(a, at: t0))
+    }
+
+    /// Each empty read doubles the wait, from the quickest up to the slowest.
+    @Test func emptyReadsDoubleTheWaitUpToTheSlowest() {
+        var schedule = PollSchedule(quickest: .milliseconds(10), slowest: .milliseconds(100))
+        var now = t0
+        var waits: [Duration] = []
+        for _ in 0..<7 {
+            schedule.record(a, found: false, at: now)
+            var wait = Duration.zero
+            while !schedule.isDue(a, at: now + wait) { wait += .milliseconds(1) }
+            waits.append(wait)
+            now += wait
+        }
+        #expect(waits == [10, 20, 40, 80, 100, 100, 100].map { Duration.milliseconds($0) })
+    }
+
+    /// A read that finds entries makes the stream due at once, and the next empty read starts
+    /// from the quickest wait again.
+    @Test func entriesEndTheWait() {
+        var schedule = PollSchedule(quickest: .milliseconds(10), slowest: .milliseconds(100))
+        for i in 0..<5 { schedule.record(a, found: false, at: t0 + .milliseconds(i)) }
+        #expect(!schedule.isDue(a, at: t0 + .milliseconds(50)))
+        schedule.record(a, found: true, at: t0 + .milliseconds(50))
+        #expect(schedule.isDue(a, at: t0 + .milliseconds(50)))
+        schedule.record(a, found: false, at: t0 + .milliseconds(60))
+        #expect(!schedule.isDue(a, at: t0 + .milliseconds(69)))
+        #expect(schedule.isDue(a, at: t0 + .milliseconds(70)))
+    }
+
+    /// Streams wait independently; an event no longer listed is forgotten (due again if it comes back).
+    @Test func streamsWaitIndependentlyAndUnlistedOnesAreForgotten() {
+        var schedule = PollSchedule(quickest: .milliseconds(10), slowest: .milliseconds(100))
+        schedule.record(a, found: false, at: t0)
+        #expect(!schedule.isDue(a, at: t0 + .milliseconds(5)))
+        #expect(schedule.isDue(b, at: t0 + .milliseconds(5)))
+        schedule.keep(only: [b])
+        #expect(schedule.isDue(a, at: t0 + .milliseconds(5)))
+    }
+
+    /// A slowest wait below the quickest is the quickest.
+    @Test func theSlowestWaitIsAtLeastTheQuickest() {
+        var schedule = PollSchedule(quickest: .milliseconds(10), slowest: .milliseconds(1))
+        schedule.record(a, found: false, at: t0)
+        #expect(!schedule.isDue(a, at: t0 + .milliseconds(9)))
+        #expect(schedule.isDue(a, at: t0 + .milliseconds(10)))
+    }
+}
