@@ -110,7 +110,14 @@ public struct OutboxRelay: Service {
                 leaseDue.removeAll()
                 try? await Task.sleep(for: .milliseconds(500))
             }
-            if moved == 0 { try? await Task.sleep(for: configuration.idleDelay) }
+            if moved == 0 {
+                // Nothing to carry: sleep until a stream, a lease or the event list is next due.
+                let now = ContinuousClock.now
+                var wake = eventsRead + configuration.eventsRefresh
+                if let lease = leaseDue.values.min() { wake = min(wake, lease) }
+                if let read = reads.nextDue(of: leased, now: now) { wake = min(wake, read) }
+                try? await Task.sleep(for: max(wake - now, configuration.idleDelay))
+            }
         }
         // Another replica takes the streams over now rather than after the lease time.
         for event in leased { try? await giveUp(event: event) }
@@ -286,6 +293,11 @@ struct PollSchedule {
     /// Whether `event`'s stream is to be read at `now` (a stream not seen before is).
     func isDue(_ event: EventID, at now: ContinuousClock.Instant) -> Bool {
         next[event].map { now >= $0 } ?? true
+    }
+
+    /// The earliest time one of `events`' streams is due (`now` for one due at once); `nil` for no events.
+    func nextDue(of events: some Collection<EventID>, now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        events.map { next[$0] ?? now }.min()
     }
 
     /// What a read of `event`'s stream at `now` found.

@@ -51,6 +51,21 @@ import Testing
         #expect(schedule.isDue(a, at: t0 + .milliseconds(5)))
     }
 
+    /// The relay sleeps until the earliest stream is due: one found empty waits, one never read
+    /// or just found with entries is due now, and with no streams there is nothing to wait for.
+    @Test func theNextDueIsTheEarliestOfTheStreams() {
+        var schedule = PollSchedule(quickest: .milliseconds(10), slowest: .milliseconds(100))
+        #expect(schedule.nextDue(of: [EventID](), now: t0) == nil)
+        #expect(schedule.nextDue(of: [a], now: t0) == t0)
+        schedule.record(a, found: false, at: t0)
+        schedule.record(a, found: false, at: t0)
+        #expect(schedule.nextDue(of: [a], now: t0) == t0 + .milliseconds(20))
+        schedule.record(b, found: false, at: t0 + .milliseconds(5))
+        #expect(schedule.nextDue(of: [a, b], now: t0) == t0 + .milliseconds(15))
+        schedule.record(b, found: true, at: t0 + .milliseconds(6))
+        #expect(schedule.nextDue(of: [a, b], now: t0 + .milliseconds(6)) == t0 + .milliseconds(6))
+    }
+
     /// A slowest wait below the quickest is the quickest.
     @Test func theSlowestWaitIsAtLeastTheQuickest() {
         var schedule = PollSchedule(quickest: .milliseconds(10), slowest: .milliseconds(1))
