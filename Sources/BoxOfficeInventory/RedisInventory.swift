@@ -9,6 +9,11 @@ public struct InventoryConfiguration: Sendable {
     public var maxQuantityPerRequest = 10
     /// How long an idempotency key is remembered. Default 24 h.
     public var idempotencyTTL: Duration = .seconds(86_400)
+    /// How long a reservation stays in Redis once it has ended (confirmed, cancelled or
+    /// expired): `GET /reservations/{id}` and repeated confirms answer from it until then,
+    /// and its booking stays in PostgreSQL. At least `idempotencyTTL`, so that a repeated
+    /// reserve always finds the reservation its key names. Default 7 days.
+    public var retention: Duration = .seconds(7 * 86_400)
     /// Per-buyer reserve rate in each event: one request per `interval`, bursts
     /// up to `burst`; checked inside the reserve script (no extra round trip).
     /// Default `nil`: no limit.
@@ -155,6 +160,7 @@ public struct RedisInventory: Sendable {
             keys.append(.outbox, to: &command)
             command.append(buyer.rawValue)
             command.append(OutboxEntry.clean(paymentReference))
+            command.append(Int(configuration.retention.inMilliseconds))
         })
         switch parts.status {
         case "confirmed": return .confirmed(try parts.reservation(1))
@@ -191,7 +197,7 @@ public struct RedisInventory: Sendable {
         let parts = try ScriptReply(try await redis.eval(
             InventoryScripts.cancel,
             keys: [keys.reservation(id), keys.stock, keys.limits, keys.holds, keys.outbox].map(RedisArgument.string),
-            arguments: [.string(buyer.rawValue)]))
+            arguments: [.string(buyer.rawValue), .int(Int(configuration.retention.inMilliseconds))]))
         switch parts.status {
         case "cancelled": return .cancelled(try parts.reservation(1))
         case "already_cancelled": return .alreadyCancelled(try parts.reservation(1))
@@ -208,7 +214,7 @@ public struct RedisInventory: Sendable {
         let parts = try ScriptReply(try await redis.eval(
             InventoryScripts.expire,
             keys: [keys.reservation(id), keys.stock, keys.limits, keys.holds, keys.outbox].map(RedisArgument.string),
-            arguments: [.string(id.rawValue)]))
+            arguments: [.string(id.rawValue), .int(Int(configuration.retention.inMilliseconds))]))
         switch parts.status {
         case "expired": return .expired
         case "not_due": return .notDue

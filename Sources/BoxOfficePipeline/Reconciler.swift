@@ -9,10 +9,13 @@ import Foundation
 public struct Reconciler: Sendable {
     let redis: RedisClient
     let db: PostgresClient
+    /// How long an ended reservation stays in Redis (`InventoryConfiguration.retention`).
+    let retention: Duration
 
-    public init(redis: RedisClient, db: PostgresClient) {
+    public init(redis: RedisClient, db: PostgresClient, retention: Duration = InventoryConfiguration().retention) {
         self.redis = redis
         self.db = db
+        self.retention = retention
     }
 
     /// One reservation whose two views disagree.
@@ -34,13 +37,25 @@ public struct Reconciler: Sendable {
         public var differences: [Difference]
         /// Reservations still held in Redis whose rows may simply not have arrived yet.
         public var inFlight: Int
+        /// Bookings that ended longer ago than the retention: Redis has let them go, as it should.
+        public var retired = 0
     }
 
     public func compare(event: EventID) async throws -> Report {
         let inRedis = try await reservations(event: event)
         var inPostgres: [String: String] = [:]
-        for row in try await db.query("SELECT reservation_id, status FROM bookings WHERE event_id = \(event.rawValue)") {
-            inPostgres[try row.string(0) ?? ""] = try row.string(1) ?? ""
+        var retired = Set<String>()
+        // A booking that ended (by PostgreSQL's clock; Redis's is the same machine's or close to it)
+        // longer ago than the retention has left Redis by design, a minute of slack aside.
+        let retiredAfter = Int(retention.inMilliseconds / 1000) + 60
+        for row in try await db.query("""
+            SELECT reservation_id, status,
+                   COALESCE(confirmed_at, cancelled_at, expired_at) < now() - make_interval(secs => \(retiredAfter))
+            FROM bookings WHERE event_id = \(event.rawValue)
+            """) {
+            let id = try row.string(0) ?? ""
+            inPostgres[id] = try row.string(1) ?? ""
+            if try row.bool(2) == true { retired.insert(id) }
         }
         var differences: [Difference] = []
         for (id, r) in inRedis {
@@ -51,12 +66,13 @@ public struct Reconciler: Sendable {
             default: break
             }
         }
-        for (id, s) in inPostgres where inRedis[id] == nil {
+        for (id, s) in inPostgres where inRedis[id] == nil && !retired.contains(id) {
             differences.append(Difference(kind: .missingInRedis, reservationID: id, postgresStatus: s))
         }
         let outbox = try await redis.send(["XLEN", .string(InventoryKeys(event: event).outbox)]).int ?? 0
         return Report(redisReservations: inRedis.count, postgresBookings: inPostgres.count,
-                      differences: differences.sorted { $0.reservationID < $1.reservationID }, inFlight: outbox)
+                      differences: differences.sorted { $0.reservationID < $1.reservationID }, inFlight: outbox,
+                      retired: retired.subtracting(inRedis.keys).count)
     }
 
     /// Republishes, through the event's outbox, the current state of every

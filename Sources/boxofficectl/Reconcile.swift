@@ -19,9 +19,12 @@ struct Reconcile: AsyncParsableCommand {
         let redis = RedisClient(configuration: try settings.redis(), logger: logger)
         let pg = PostgresClient(configuration: settings.postgres(applicationName: "boxofficectl"), logger: logger)
         defer { redis.shutdown() }
-        let reconciler = Reconciler(redis: redis, db: pg)
+        let reconciler = Reconciler(redis: redis, db: pg, retention: .seconds(settings.reservationRetentionSeconds))
         let report = try await reconciler.compare(event: eventID)
         print("event \(eventID): \(report.redisReservations) reservations in Redis, \(report.postgresBookings) bookings in PostgreSQL, \(report.inFlight) events still in the outbox")
+        if report.retired > 0 {
+            print("\(report.retired) bookings ended over \(settings.reservationRetentionSeconds) s ago (BOXOFFICE_RESERVATION_RETENTION_SECONDS) and have left Redis, as they should")
+        }
         if report.differences.isEmpty {
             print("no differences")
         } else {

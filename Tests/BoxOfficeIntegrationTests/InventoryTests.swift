@@ -83,6 +83,55 @@ struct InventoryTests {
         }
     }
 
+    /// A live hold never leaves Redis by itself; once confirmed, cancelled or expired, the
+    /// reservation leaves after the retention (PostgreSQL keeps its booking).
+    @Test(.timeLimit(.minutes(1)))
+    func endedReservationsLeaveRedisAfterTheRetention() async throws {
+        try await withInventory(stock: 10, holdTTL: .seconds(2)) { f in
+            var inv = f.inventory
+            let keys = InventoryKeys(event: f.event)
+            func pttl(_ id: ReservationID) async throws -> Int { try await inv.redis.send(["PTTL", .string(keys.reservation(id))]).int ?? -3 }
+            var ids: [ReservationID] = []
+            for i in 0..<4 {
+                guard case .held(let r, _) = try await inv.reserve(event: f.event, category: f.category, buyer: f.buyer(i), quantity: 1) else {
+                    Issue.record("reserve failed"); return
+                }
+                ids.append(r.id)
+            }
+            for id in ids { #expect(try await pttl(id) == -1, "a hold has no TTL") }
+            // The default retention: 7 days from the end.
+            guard case .confirmed = try await inv.confirm(ids[0], buyer: f.buyer(0), paymentReference: "pay-0") else {
+                Issue.record("confirm failed"); return
+            }
+            let week = Int(inv.configuration.retention.inMilliseconds)
+            #expect(week == 7 * 86_400_000)
+            let left = try await pttl(ids[0])
+            #expect(left > week - 60_000 && left <= week, "PTTL \(left)")
+            // A short one, to see each kind of end leave.
+            inv.configuration.retention = .milliseconds(1_500)
+            func expectLeaving(_ id: ReservationID) async throws {
+                let t = try await pttl(id)
+                #expect(t > 0 && t <= 1_500, "\(id): PTTL \(t)")
+            }
+            guard case .confirmed = try await inv.confirm(ids[1], buyer: f.buyer(1), paymentReference: "pay-1") else {
+                Issue.record("confirm failed"); return
+            }
+            try await expectLeaving(ids[1])
+            guard case .cancelled = try await inv.cancel(ids[2], buyer: f.buyer(2)) else { Issue.record("cancel failed"); return }
+            try await expectLeaving(ids[2])
+            let lapsed = try await eventually(timeout: .seconds(5)) { try await inv.expire(ids[3]) == .expired }
+            #expect(lapsed)
+            try await expectLeaving(ids[3])
+            let gone = try await eventually(timeout: .seconds(10)) {
+                for id in ids.dropFirst() where try await inv.reservation(id) != nil { return false }
+                return true
+            }
+            #expect(gone, "ended reservations left Redis after the retention")
+            #expect(try await inv.reservation(ids[0])?.status == .confirmed, "the one kept for a week is still there")
+            #expect(try await f.stock() == StockLevels(total: 10, available: 8, held: 0, confirmed: 2), "leaving changes no stock")
+        }
+    }
+
     @Test func oneBuyerNeverExceedsTheLimitUnderConcurrency() async throws {
         try await withInventory(stock: 1_000, maxPerUser: 4) { f in
             let outcomes = try await withThrowingTaskGroup(of: ReserveOutcome.self) { group in

@@ -499,6 +499,22 @@ struct PipelineTests {
                 }
                 #expect(repaired)
                 #expect(try await f.succeededPayments().rows == 20)
+                // Ended reservations leave Redis after the retention, on purpose: a booking that ended
+                // longer ago than that is not missing from Redis; one that ended since is.
+                let confirmed = try await f.db.query("""
+                    SELECT reservation_id FROM bookings WHERE event_id = \(f.event.rawValue) AND status = 'confirmed' ORDER BY reservation_id LIMIT 2
+                    """).map { try $0.string(0) ?? "" }
+                try await f.db.query("""
+                    UPDATE bookings SET confirmed_at = now() - interval '8 days' WHERE reservation_id = \(confirmed[0])
+                    """)
+                let keys = InventoryKeys(event: f.event)
+                for id in confirmed { try await f.redis.send(["DEL", .string(keys.reservation(try #require(ReservationID(id))))]) }
+                let week = try await reconciler.compare(event: f.event)
+                #expect(week.retired == 1)
+                #expect(week.differences.map(\.reservationID) == [confirmed[1]])
+                #expect(week.differences.first?.kind == .missingInRedis)
+                let longer = try await Reconciler(redis: f.redis, db: f.db, retention: .seconds(30 * 86_400)).compare(event: f.event)
+                #expect(longer.retired == 0 && Set(longer.differences.map(\.reservationID)) == Set(confirmed))
             }
         }
     }

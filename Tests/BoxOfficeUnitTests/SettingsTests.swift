@@ -33,6 +33,15 @@ import Testing
         #expect(throws: SettingsError.self) { try BoxOfficeSettings(values: ["BOXOFFICE_RELAY_LEASE_MS": "5"]) }
     }
 
+    /// How long ended reservations stay in Redis: 7 days by default, never shorter than the
+    /// idempotency keys' day (a repeated reserve must find its reservation), at most a year.
+    @Test func reservationRetentionIsBetweenADayAndAYear() throws {
+        #expect(try BoxOfficeSettings(values: [:]).reservationRetentionSeconds == 604_800)
+        #expect(try BoxOfficeSettings(values: ["BOXOFFICE_RESERVATION_RETENTION_SECONDS": "86400"]).reservationRetentionSeconds == 86_400)
+        #expect(throws: SettingsError.self) { try BoxOfficeSettings(values: ["BOXOFFICE_RESERVATION_RETENTION_SECONDS": "3600"]) }
+        #expect(throws: SettingsError.self) { try BoxOfficeSettings(values: ["BOXOFFICE_RESERVATION_RETENTION_SECONDS": "31536001"]) }
+    }
+
     @Test func secretsAreRedacted() throws {
         let s = try BoxOfficeSettings(values: [
             "BOXOFFICE_REDIS_URL": "redis://:hunter2@cache:7000",

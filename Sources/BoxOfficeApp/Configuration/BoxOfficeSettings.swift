@@ -22,6 +22,10 @@ public struct BoxOfficeSettings: Sendable {
     public var jwtSecret = "boxoffice-development-secret-change-me"
     /// `BOXOFFICE_HOLD_TTL_SECONDS`. Default `600`.
     public var holdTTLSeconds = 600
+    /// `BOXOFFICE_RESERVATION_RETENTION_SECONDS`: how long a reservation stays in Redis once it
+    /// has ended (confirmed, cancelled, expired); its booking stays in PostgreSQL. From 1 day
+    /// (the idempotency keys' lifetime) to 1 year. Default `604800` (7 days).
+    public var reservationRetentionSeconds = 604_800
     /// `BOXOFFICE_MAX_QTY_PER_REQUEST`: cap on one request's qty. Default `10`.
     public var maxQuantityPerRequest = 10
     /// `BOXOFFICE_API_HOST`. Default `0.0.0.0`.
@@ -103,6 +107,7 @@ public struct BoxOfficeSettings: Sendable {
         string("BOXOFFICE_LOG_LEVEL", &logLevel)
         try int("BOXOFFICE_KAFKA_PARTITIONS", &kafkaPartitions, range: 1...1024)
         try int("BOXOFFICE_HOLD_TTL_SECONDS", &holdTTLSeconds, range: 1...86_400)
+        try int("BOXOFFICE_RESERVATION_RETENTION_SECONDS", &reservationRetentionSeconds, range: 86_400...31_536_000)
         try int("BOXOFFICE_MAX_QTY_PER_REQUEST", &maxQuantityPerRequest, range: 1...1000)
         try int("BOXOFFICE_API_PORT", &apiPort, range: 1...65535)
         try int("BOXOFFICE_WORKER_PORT", &workerPort, range: 1...65535)
@@ -165,6 +170,7 @@ public struct BoxOfficeSettings: Sendable {
             "kafka_topics": "\(kafkaTopic), \(kafkaDeadLetterTopic)",
             "jwt_secret": "<redacted>",
             "hold_ttl_seconds": "\(holdTTLSeconds)",
+            "reservation_retention_seconds": "\(reservationRetentionSeconds)",
             "max_qty_per_request": "\(maxQuantityPerRequest)",
             "api": "\(apiHost):\(apiPort)",
             "redis_pool_size": "\(redisPoolSize)",
