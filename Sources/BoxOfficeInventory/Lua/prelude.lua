@@ -15,7 +15,7 @@
 --   bo:{ev:E}:limits    HASH  <cat>|<user> -> tickets held + confirmed by that user, in a category
 --                             with a per-user limit (each hold records uncounted = 0 or 1)
 --   bo:{ev:E}:holds     ZSET  reservation id -> expiry (ms, Redis time)
---   bo:{ev:E}:r:<token> HASH  one reservation
+--   bo:{ev:E}:r:<token> HASH  one reservation (once ended, it expires after the retention)
 --   bo:{ev:E}:idem:<h>  STRING reservation id for an idempotency key (h = sha1 of user and key)
 --   bo:{ev:E}:outbox    STREAM events for the relay, one field e each (see emit)
 --   bo:{ev:E}:relay     STRING the relay holding the outbox's lease (relay_lease.lua), with a TTL
