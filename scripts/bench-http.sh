@@ -155,7 +155,7 @@ failed = h.get("failed", 0) + v.get("failed", 0)
 if failed:
     print(f"{failed} requests failed (not 2xx or a socket error): the figures do not count")
 ok = r["ratio"] >= 0.35 and v["p99_ms"] <= 25 and not failed
-print(f"ratio reserve/health = {r['ratio']:.2f} (target >= 0.35, p99 <= 25 ms): {'PASS' if ok else 'BELOW TARGET'}")
+print(f"ratio reserve/health = {r['ratio']:.3f} (target >= 0.35, p99 <= 25 ms): {'PASS' if ok else 'BELOW TARGET'}")
 # Where one request's CPU went: the ratio is the inverse of what a reserve costs the whole
 # machine against what a health check costs it, and on one machine the API shares its cores.
 if "cpu" in h and "cpu" in v:
