@@ -86,7 +86,11 @@ public struct OutboxRelay: Service {
                 if now - eventsRead >= configuration.eventsRefresh {
                     events = try await inventory.events()
                     eventsRead = now
+                    // An event no longer listed is no longer due anything (its lease lapses by itself).
                     reads.keep(only: events)
+                    let listed = Set(events)
+                    leaseDue = leaseDue.filter { listed.contains($0.key) }
+                    leased.formIntersection(listed)
                 }
                 let asking = events.filter { leaseDue[$0].map { now >= $0 } ?? true }
                 for (event, holds) in zip(asking, try await leases(asking, milliseconds: Int(configuration.leaseTime.inMilliseconds))) {
