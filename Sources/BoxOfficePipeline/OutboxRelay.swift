@@ -75,8 +75,7 @@ public struct OutboxRelay: Service {
         // due, and then the streams due, are each asked for in one round trip for all events.
         var events: [EventID] = []
         var eventsRead = ContinuousClock.now - configuration.eventsRefresh
-        var leased = Set<EventID>()
-        var leaseDue: [EventID: ContinuousClock.Instant] = [:]
+        var leases = LeaseBook(leaseTime: configuration.leaseTime)
         var reads = PollSchedule(quickest: configuration.idleDelay, slowest: configuration.quietPollInterval)
         var lastGauge = ContinuousClock.now - .seconds(10)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
@@ -88,18 +87,13 @@ public struct OutboxRelay: Service {
                     eventsRead = now
                     // An event no longer listed is no longer due anything (its lease lapses by itself).
                     reads.keep(only: events)
-                    let listed = Set(events)
-                    leaseDue = leaseDue.filter { listed.contains($0.key) }
-                    leased.formIntersection(listed)
+                    leases.keep(only: events)
                 }
-                let asking = events.filter { leaseDue[$0].map { now >= $0 } ?? true }
-                for (event, holds) in zip(asking, try await leases(asking, milliseconds: Int(configuration.leaseTime.inMilliseconds))) {
-                    if holds { leased.insert(event) } else { leased.remove(event) }
-                    // Held: renewed once a quarter has run. Held by another relay: asked for again
-                    // sooner, so a stream whose holder died is taken over soon after its lease lapses.
-                    leaseDue[event] = now + configuration.leaseTime / (holds ? 4 : 10)
+                let asking = leases.due(among: events, at: now)
+                for (event, holds) in zip(asking, try await self.leases(asking, milliseconds: Int(configuration.leaseTime.inMilliseconds))) {
+                    leases.record(event, held: holds, at: now)
                 }
-                let due = events.filter { leased.contains($0) && reads.isDue($0, at: now) }
+                let due = events.filter { leases.held.contains($0) && reads.isDue($0, at: now) }
                 for (event, entries) in zip(due, try await read(due)) {
                     reads.record(event, found: !entries.isEmpty, at: now)
                     moved += try await publish(event: event, entries)
@@ -110,21 +104,20 @@ public struct OutboxRelay: Service {
                 }
             } catch {
                 logger.warning("outbox relay round failed; retrying", metadata: ["error": "\(error)"])
-                leased.removeAll()
-                leaseDue.removeAll()
+                leases.forget()
                 try? await Task.sleep(for: .milliseconds(500))
             }
             if moved == 0 {
                 // Nothing to carry: sleep until a stream, a lease or the event list is next due.
                 let now = ContinuousClock.now
                 var wake = eventsRead + configuration.eventsRefresh
-                if let lease = leaseDue.values.min() { wake = min(wake, lease) }
-                if let read = reads.nextDue(of: leased, now: now) { wake = min(wake, read) }
+                if let lease = leases.nextDue { wake = min(wake, lease) }
+                if let read = reads.nextDue(of: leases.held, now: now) { wake = min(wake, read) }
                 try? await Task.sleep(for: max(wake - now, configuration.idleDelay))
             }
         }
         // Another replica takes the streams over now rather than after the lease time.
-        for event in leased { try? await giveUp(event: event) }
+        for event in leases.held { try? await giveUp(event: event) }
     }
 
     /// Gives up this relay's lease on `event`'s stream (if it holds it), so that
@@ -321,5 +314,44 @@ struct PollSchedule {
         let listed = Set(events)
         wait = wait.filter { listed.contains($0.key) }
         next = next.filter { listed.contains($0.key) }
+    }
+}
+
+/// Which streams a relay holds, and when to ask Redis about each lease next. A lease taken or
+/// renewed has at least half of `leaseTime` left (relay_lease.lua): it is renewed once a quarter
+/// has run. One another relay holds is asked for every tenth, so a stream whose holder died is
+/// taken over soon after its lease lapses.
+struct LeaseBook {
+    let leaseTime: Duration
+    private(set) var held = Set<EventID>()
+    private var next: [EventID: ContinuousClock.Instant] = [:]
+
+    init(leaseTime: Duration) { self.leaseTime = leaseTime }
+
+    /// Those of `events` whose lease is to be taken or renewed at `now` (one never asked about is).
+    func due(among events: [EventID], at now: ContinuousClock.Instant) -> [EventID] {
+        events.filter { next[$0].map { now >= $0 } ?? true }
+    }
+
+    /// What Redis answered at `now`: whether this relay holds `event`'s lease.
+    mutating func record(_ event: EventID, held holds: Bool, at now: ContinuousClock.Instant) {
+        if holds { held.insert(event) } else { held.remove(event) }
+        next[event] = now + leaseTime / (holds ? 4 : 10)
+    }
+
+    /// The earliest time a lease is to be asked about; `nil` when none is known.
+    var nextDue: ContinuousClock.Instant? { next.values.min() }
+
+    /// Forgets events no longer listed: nothing is due for them, and their leases lapse by themselves.
+    mutating func keep(only events: [EventID]) {
+        let listed = Set(events)
+        next = next.filter { listed.contains($0.key) }
+        held.formIntersection(listed)
+    }
+
+    /// Forgets everything (after a failed round): every lease is asked about again.
+    mutating func forget() {
+        held.removeAll()
+        next.removeAll()
     }
 }

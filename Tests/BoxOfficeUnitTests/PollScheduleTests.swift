@@ -74,3 +74,44 @@ import Testing
         #expect(schedule.isDue(a, at: t0 + .milliseconds(10)))
     }
 }
+
+/// When the relay asks Redis about each stream's lease.
+@Suite struct LeaseBookTests {
+    let a = EventID("ev_aaaaaaaaaaaaaaaa")!
+    let b = EventID("ev_bbbbbbbbbbbbbbbb")!
+    let t0 = ContinuousClock.now
+
+    /// A lease held is renewed once a quarter of the lease time has run; one held by another
+    /// relay is asked for again every tenth; one never asked about is due at once.
+    @Test func heldLeasesRenewAtAQuarterOthersAreAskedForEveryTenth() {
+        var book = LeaseBook(leaseTime: .seconds(10))
+        #expect(book.due(among: [a, b], at: t0) == [a, b])
+        #expect(book.nextDue == nil)
+        book.record(a, held: true, at: t0)
+        book.record(b, held: false, at: t0)
+        #expect(book.held == [a])
+        #expect(book.due(among: [a, b], at: t0 + .milliseconds(999)).isEmpty)
+        #expect(book.due(among: [a, b], at: t0 + .seconds(1)) == [b])
+        #expect(book.due(among: [a, b], at: t0 + .milliseconds(2_500)) == [a, b])
+        #expect(book.nextDue == t0 + .seconds(1))
+        book.record(a, held: false, at: t0 + .seconds(3))
+        #expect(book.held.isEmpty, "a lease lost is no longer held")
+    }
+
+    /// An event no longer listed is forgotten, so a lease time left in the past cannot keep an
+    /// idle relay waking every round; after a failed round every lease is asked about again.
+    @Test func unlistedEventsAreForgottenAndAFailedRoundForgetsAll() {
+        var book = LeaseBook(leaseTime: .seconds(10))
+        book.record(a, held: true, at: t0)
+        book.record(b, held: true, at: t0 + .seconds(1))
+        book.keep(only: [b])
+        #expect(book.held == [b])
+        #expect(book.nextDue == t0 + .milliseconds(3_500))
+        book.keep(only: [])
+        #expect(book.held.isEmpty && book.nextDue == nil)
+        book.record(a, held: true, at: t0)
+        book.forget()
+        #expect(book.held.isEmpty && book.nextDue == nil)
+        #expect(book.due(among: [a], at: t0) == [a])
+    }
+}
