@@ -224,12 +224,8 @@ public struct RedisInventory: Sendable {
         }
     }
 
-    /// Holds of `event` whose expiry (by Redis time) has passed, at most `limit`.
-    public func dueHolds(event: EventID, limit: Int) async throws -> [ReservationID] {
-        try await dueHolds(events: [event], limit: limit)[0]
-    }
-
-    /// The due holds of each of `events`, in their order, asked in one round trip: a sweep over
+    /// The holds of each of `events` whose expiry (by Redis time) has passed, at most `limit`
+    /// each, oldest first, in the order of `events`, asked in one round trip: a sweep over
     /// hundreds of events is one wait for Redis, not one each.
     public func dueHolds(events: [EventID], limit: Int) async throws -> [[ReservationID]] {
         let replies = try await redis.evalPipeline(

@@ -75,7 +75,7 @@ public struct OutboxRelay: Service {
         // due, and then the streams due, are each asked for in one round trip for all events.
         var events: [EventID] = []
         var eventsRead = ContinuousClock.now - configuration.eventsRefresh
-        var leases = LeaseBook(leaseTime: configuration.leaseTime)
+        var leaseBook = LeaseBook(leaseTime: configuration.leaseTime)
         var reads = PollSchedule(quickest: configuration.idleDelay, slowest: configuration.quietPollInterval)
         var lastGauge = ContinuousClock.now - .seconds(10)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
@@ -87,13 +87,13 @@ public struct OutboxRelay: Service {
                     eventsRead = now
                     // An event no longer listed is no longer due anything (its lease lapses by itself).
                     reads.keep(only: events)
-                    leases.keep(only: events)
+                    leaseBook.keep(only: events)
                 }
-                let asking = leases.due(among: events, at: now)
-                for (event, holds) in zip(asking, try await self.leases(asking, milliseconds: Int(configuration.leaseTime.inMilliseconds))) {
-                    leases.record(event, held: holds, at: now)
+                let asking = leaseBook.due(among: events, at: now)
+                for (event, holds) in zip(asking, try await leases(asking, milliseconds: Int(configuration.leaseTime.inMilliseconds))) {
+                    leaseBook.record(event, held: holds, at: now)
                 }
-                let due = events.filter { leases.held.contains($0) && reads.isDue($0, at: now) }
+                let due = events.filter { leaseBook.held.contains($0) && reads.isDue($0, at: now) }
                 for (event, entries) in zip(due, try await read(due)) {
                     reads.record(event, found: !entries.isEmpty, at: now)
                     moved += try await publish(event: event, entries)
@@ -104,20 +104,20 @@ public struct OutboxRelay: Service {
                 }
             } catch {
                 logger.warning("outbox relay round failed; retrying", metadata: ["error": "\(error)"])
-                leases.forget()
+                leaseBook.forget()
                 try? await Task.sleep(for: .milliseconds(500))
             }
             if moved == 0 {
                 // Nothing to carry: sleep until a stream, a lease or the event list is next due.
                 let now = ContinuousClock.now
                 var wake = eventsRead + configuration.eventsRefresh
-                if let lease = leases.nextDue { wake = min(wake, lease) }
-                if let read = reads.nextDue(of: leases.held, now: now) { wake = min(wake, read) }
+                if let lease = leaseBook.nextDue { wake = min(wake, lease) }
+                if let read = reads.nextDue(of: leaseBook.held, now: now) { wake = min(wake, read) }
                 try? await Task.sleep(for: max(wake - now, configuration.idleDelay))
             }
         }
         // Another replica takes the streams over now rather than after the lease time.
-        for event in leases.held { try? await giveUp(event: event) }
+        for event in leaseBook.held { try? await giveUp(event: event) }
     }
 
     /// Gives up this relay's lease on `event`'s stream (if it holds it), so that
@@ -279,8 +279,8 @@ func localHostName() -> String {
 struct PollSchedule {
     let quickest: Duration
     let slowest: Duration
-    private var wait: [EventID: Duration] = [:]
-    private var next: [EventID: ContinuousClock.Instant] = [:]
+    /// Each quiet stream's last wait and when it is next due; a stream not in it is due at once.
+    private var quiet: [EventID: (wait: Duration, next: ContinuousClock.Instant)] = [:]
 
     init(quickest: Duration, slowest: Duration) {
         self.quickest = quickest
@@ -289,31 +289,28 @@ struct PollSchedule {
 
     /// Whether `event`'s stream is to be read at `now` (a stream not seen before is).
     func isDue(_ event: EventID, at now: ContinuousClock.Instant) -> Bool {
-        next[event].map { now >= $0 } ?? true
+        quiet[event].map { now >= $0.next } ?? true
     }
 
     /// The earliest time one of `events`' streams is due (`now` for one due at once); `nil` for no events.
     func nextDue(of events: some Collection<EventID>, now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
-        events.map { next[$0] ?? now }.min()
+        events.map { quiet[$0]?.next ?? now }.min()
     }
 
     /// What a read of `event`'s stream at `now` found.
     mutating func record(_ event: EventID, found entries: Bool, at now: ContinuousClock.Instant) {
         if entries {
-            wait[event] = nil
-            next[event] = nil
+            quiet[event] = nil
         } else {
-            let w = min(max((wait[event] ?? .zero) * 2, quickest), slowest)
-            wait[event] = w
-            next[event] = now + w
+            let wait = min(max((quiet[event]?.wait ?? .zero) * 2, quickest), slowest)
+            quiet[event] = (wait, now + wait)
         }
     }
 
     /// Forgets events no longer listed.
     mutating func keep(only events: [EventID]) {
         let listed = Set(events)
-        wait = wait.filter { listed.contains($0.key) }
-        next = next.filter { listed.contains($0.key) }
+        quiet = quiet.filter { listed.contains($0.key) }
     }
 }
 

@@ -70,7 +70,7 @@ public final class RedisClient: Service, Sendable {
 
     /// Sends commands back to back on one connection; error replies are returned, not thrown.
     public func pipeline(_ commands: [[RedisArgument]], timeout: Duration? = nil) async throws -> [RESPValue] {
-        try await connection().pipeline(commands, timeout: timeout)
+        try await connection().pipeline(commands.map(RedisCommand.init), timeout: timeout)
     }
 
     /// Runs a Lua script by its SHA1, loading it with `EVAL` when Redis answers `NOSCRIPT`
@@ -89,21 +89,24 @@ public final class RedisClient: Service, Sendable {
         _ script: RedisScript, keyCount: Int, timeout: Duration? = nil, _ append: (inout RedisCommand) -> Void
     ) async throws -> RESPValue {
         let connection = try await connection()
-        func command(_ name: String, _ script: String) -> RedisCommand {
-            // Room for the usual script call (a reserve's is about 500 bytes in 23 arguments).
-            var command = RedisCommand(capacity: 512, arguments: 3 + keyCount + 12)
-            command.append(name)
-            command.append(script)
-            command.append(keyCount)
-            append(&command)
-            return command
-        }
-        let reply = try await connection.send(command("EVALSHA", script.sha1), timeout: timeout)
-        if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
+        let reply = try await connection.send(Self.scriptCall("EVALSHA", script.sha1, keyCount: keyCount, append), timeout: timeout)
+        if reply.isNoScript {
             logger.debug("script not cached; loading it", metadata: ["script": "\(script.name)"])
-            return try await connection.send(command("EVAL", script.source), timeout: timeout).throwingOnError()
+            return try await connection.send(Self.scriptCall("EVAL", script.source, keyCount: keyCount, append), timeout: timeout)
+                .throwingOnError()
         }
         return try reply.throwingOnError()
+    }
+
+    /// `EVALSHA sha1` or `EVAL source`, the key count, then the keys and arguments `append` adds.
+    private static func scriptCall(_ name: String, _ script: String, keyCount: Int, _ append: (inout RedisCommand) -> Void) -> RedisCommand {
+        // Room for the usual script call (a reserve's is about 500 bytes in 23 arguments).
+        var command = RedisCommand(capacity: 512, arguments: 3 + keyCount + 12)
+        command.append(name)
+        command.append(script)
+        command.append(keyCount)
+        append(&command)
+        return command
     }
 
     /// Runs `script` once per call, all in one round trip (pipelined `EVALSHA`s); when Redis
@@ -112,14 +115,20 @@ public final class RedisClient: Service, Sendable {
     public func evalPipeline(
         _ script: RedisScript, _ calls: [(keys: [RedisArgument], arguments: [RedisArgument])], timeout: Duration? = nil
     ) async throws -> [RESPValue] {
-        let commands: [[RedisArgument]] = calls.map { ["EVALSHA", .string(script.sha1), .int($0.keys.count)] + $0.keys + $0.arguments }
+        let commands = calls.map { call in
+            Self.scriptCall("EVALSHA", script.sha1, keyCount: call.keys.count) { command in
+                for key in call.keys { command.append(key) }
+                for argument in call.arguments { command.append(argument) }
+            }
+        }
         guard !commands.isEmpty else { return [] }
-        var replies = try await pipeline(commands, timeout: timeout)
-        let unloaded = replies.indices.filter { if case .error(let m) = replies[$0] { m.hasPrefix("NOSCRIPT") } else { false } }
+        let connection = try await connection()
+        var replies = try await connection.pipeline(commands, timeout: timeout)
+        let unloaded = replies.indices.filter { replies[$0].isNoScript }
         guard !unloaded.isEmpty else { return replies }
         logger.debug("script not cached; loading it", metadata: ["script": "\(script.name)"])
         try await send(["SCRIPT", "LOAD", .string(script.source)], timeout: timeout)
-        for (i, reply) in zip(unloaded, try await pipeline(unloaded.map { commands[$0] }, timeout: timeout)) { replies[i] = reply }
+        for (i, reply) in zip(unloaded, try await connection.pipeline(unloaded.map { commands[$0] }, timeout: timeout)) { replies[i] = reply }
         return replies
     }
 

@@ -70,12 +70,12 @@ final class RedisConnection: Sendable {
     }
 
     /// Sends several commands back to back in one flush; replies come back in order.
-    func pipeline(_ commands: [[RedisArgument]], timeout: Duration? = nil) async throws -> [RESPValue] {
+    func pipeline(_ commands: [RedisCommand], timeout: Duration? = nil) async throws -> [RESPValue] {
         let deadline = NIODeadline.now() + .nanoseconds((timeout ?? configuration.commandTimeout).inNanoseconds)
         var futures: [EventLoopFuture<RESPValue>] = []
         futures.reserveCapacity(commands.count)
         for command in commands {
-            let encoded = try Self.encode(RedisCommand(command), allocator: channel.allocator)
+            let encoded = try Self.encode(command, allocator: channel.allocator)
             let promise = channel.eventLoop.makePromise(of: RESPValue.self)
             channel.write(RedisOutboundCommand(encoded: encoded, promise: promise, deadline: deadline))
                 .cascadeFailure(to: promise)
@@ -115,5 +115,10 @@ extension RESPValue {
     public func throwingOnError() throws -> RESPValue {
         if case .error(let message) = self { throw RedisError(.server, message) }
         return self
+    }
+
+    /// Whether this is Redis's answer to `EVALSHA` of a script it has not cached.
+    var isNoScript: Bool {
+        if case .error(let message) = self { message.hasPrefix("NOSCRIPT") } else { false }
     }
 }
