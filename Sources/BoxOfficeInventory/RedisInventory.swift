@@ -18,6 +18,10 @@ public struct InventoryConfiguration: Sendable {
     /// up to `burst`; checked inside the reserve script (no extra round trip).
     /// Default `nil`: no limit.
     public var reserveRate: (interval: Duration, burst: Int)? = nil
+    /// Most reserves of one event that go to Redis in one call of reserve.lua. Reserves
+    /// arriving while a call is under way wait for it and go together in the next one.
+    /// Read when the inventory is made. Default 32.
+    public var reserveBatchLimit = 32
 
     public init() {}
 }
@@ -26,10 +30,16 @@ public struct InventoryConfiguration: Sendable {
 public struct RedisInventory: Sendable {
     public let redis: RedisClient
     public var configuration: InventoryConfiguration
+    /// Reserves of one event (and one event loop, and the same settings) that arrive while an
+    /// earlier call of reserve.lua is under way go together in the next one.
+    private let reserves: Coalescer<ReserveLane, ReserveItem, RESPValue>
 
     public init(redis: RedisClient, configuration: InventoryConfiguration = .init()) {
         self.redis = redis
         self.configuration = configuration
+        self.reserves = Coalescer(maxBatch: configuration.reserveBatchLimit) { lane, items in
+            try await Self.reserveBatch(redis, lane, items)
+        }
     }
 
     // MARK: Catalog
@@ -98,33 +108,17 @@ public struct RedisInventory: Sendable {
         event: EventID, category: CategoryName, buyer: BuyerID, quantity: Int, idempotencyKey: String? = nil
     ) async throws -> ReserveOutcome {
         let keys = InventoryKeys(event: event)
-        let idem = idempotencyKey.map { keys.idempotency(buyer: buyer.rawValue, key: $0) } ?? keys.prefix + "idem:-"
+        let rate = configuration.reserveRate
+        let lane = ReserveLane(
+            event: event, loop: RedisClient.currentEventLoopID,
+            holdTTLMs: Int(configuration.holdTTL.inMilliseconds), maxQuantity: configuration.maxQuantityPerRequest,
+            idempotencySeconds: Int(configuration.idempotencyTTL.components.seconds),
+            rateIntervalMs: max(1, Int((rate?.interval ?? .zero).inMilliseconds)), rateBurst: rate?.burst ?? 0)
+        let idem = idempotencyKey.map { keys.idempotency(buyer: buyer.rawValue, key: $0) }
         for _ in 0..<3 {
             let id = ReservationID.fresh(in: event)
-            // The hot path: keys and arguments go straight into the packed command (reserve.lua's
-            // KEYS[1...8] and ARGV[1...12]), not into a string and an array each.
-            let reply = try await redis.eval(InventoryScripts.reserve, keyCount: 8) { command in
-                keys.append(.stock, to: &command)
-                keys.append(.meta, to: &command)
-                keys.append(.limits, to: &command)
-                keys.append(.holds, to: &command)
-                keys.append(.outbox, to: &command)
-                keys.append(.reservation(id), to: &command)
-                command.append(idem)
-                keys.append(.reserveRate(buyer: buyer.rawValue), to: &command)
-                command.append(id.rawValue)
-                command.append(event.rawValue)
-                command.append(category.rawValue)
-                command.append(buyer.rawValue)
-                command.append(quantity)
-                command.append(Int(configuration.holdTTL.inMilliseconds))
-                command.append(configuration.maxQuantityPerRequest)
-                command.append(idempotencyKey == nil ? "0" : "1")
-                command.append(Int(configuration.idempotencyTTL.components.seconds))
-                command.append(max(1, Int((configuration.reserveRate?.interval ?? .zero).inMilliseconds)))
-                command.append(configuration.reserveRate?.burst ?? 0)
-                command.append(randomUUID())
-            }
+            let reply = try await reserves.submit(
+                ReserveItem(id: id, category: category, buyer: buyer, quantity: quantity, idempotencyKey: idem), lane: lane)
             let parts = try ScriptReply(reply)
             switch parts.status {
             case "held":
@@ -148,6 +142,46 @@ public struct RedisInventory: Sendable {
             }
         }
         throw RedisError(.protocolError, "could not mint a fresh reservation id")
+    }
+
+    /// Calls of reserve.lua so far, and the reserves they carried (reserves per call is the
+    /// coalescing under load).
+    var reserveBatches: (batches: Int, calls: Int) { reserves.batchesRun }
+
+    /// One call of reserve.lua for `items`, all of `lane`'s event: the replies, in their order.
+    static func reserveBatch(_ redis: RedisClient, _ lane: ReserveLane, _ items: [ReserveItem]) async throws -> [RESPValue] {
+        let keys = InventoryKeys(event: lane.event)
+        // Keys and arguments go straight into the packed command (reserve.lua's KEYS and ARGV).
+        let reply = try await redis.eval(InventoryScripts.reserve, keyCount: 5 + 3 * items.count) { command in
+            keys.append(.stock, to: &command)
+            keys.append(.meta, to: &command)
+            keys.append(.limits, to: &command)
+            keys.append(.holds, to: &command)
+            keys.append(.outbox, to: &command)
+            for item in items {
+                keys.append(.reservation(item.id), to: &command)
+                command.append(item.idempotencyKey ?? keys.prefix + "idem:-")
+                keys.append(.reserveRate(buyer: item.buyer.rawValue), to: &command)
+            }
+            command.append(lane.event.rawValue)
+            command.append(lane.holdTTLMs)
+            command.append(lane.maxQuantity)
+            command.append(lane.idempotencySeconds)
+            command.append(lane.rateIntervalMs)
+            command.append(lane.rateBurst)
+            for item in items {
+                command.append(item.id.rawValue)
+                command.append(item.category.rawValue)
+                command.append(item.buyer.rawValue)
+                command.append(item.quantity)
+                command.append(item.idempotencyKey == nil ? "0" : "1")
+                command.append(randomUUID())
+            }
+        }
+        guard let replies = reply.array, replies.count == items.count else {
+            throw RedisError(.protocolError, "reserve: \(items.count) requests got an unexpected reply")
+        }
+        return replies
     }
 
     /// Confirms a buyer's live hold after a successful payment.
@@ -299,4 +333,22 @@ struct ScriptReply {
                            price: Money(amount: amount, currency: currency), status: status,
                            createdAtMs: created, expiresAtMs: expires, paymentReference: d["payment_ref"])
     }
+}
+
+/// What reserves may share one call of reserve.lua: one event's, made on one event loop
+/// (whose Redis connection carries them), with the same settings.
+struct ReserveLane: Hashable, Sendable {
+    let event: EventID
+    let loop: ObjectIdentifier?
+    let holdTTLMs: Int, maxQuantity: Int, idempotencySeconds: Int, rateIntervalMs: Int, rateBurst: Int
+}
+
+/// One buyer's reserve, as reserve.lua takes it.
+struct ReserveItem: Sendable {
+    let id: ReservationID
+    let category: CategoryName
+    let buyer: BuyerID
+    let quantity: Int
+    /// The Redis key of the buyer's idempotency key, if the request has one.
+    let idempotencyKey: String?
 }

@@ -47,6 +47,13 @@ public final class RedisClient: Service, Sendable {
         for slot in slots { slot.close() }
     }
 
+    /// The event loop of the calling thread, if it is one of the singleton group's (the API's
+    /// handlers run there): its connection serves this thread's commands, so work grouped by it
+    /// (e.g. coalesced reserves) stays on one thread from request to reply.
+    public static var currentEventLoopID: ObjectIdentifier? {
+        MultiThreadedEventLoopGroup.currentEventLoop.map { ObjectIdentifier($0) }
+    }
+
     private func connection() async throws -> RedisConnection {
         if isShutdown.load(ordering: .relaxed) { throw RedisError(.shutdown, "the Redis client is shut down") }
         let i = Int(UInt(bitPattern: next.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(slots.count))

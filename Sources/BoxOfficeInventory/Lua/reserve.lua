@@ -1,72 +1,96 @@
--- reserve.lua: holds qty tickets of a category for a buyer.
+-- reserve.lua: holds tickets of one event for one or more buyers, in the order given.
+--
+-- The API coalesces the reserves of one event that arrive while an earlier call
+-- of this script is on its way (ReserveBatcher), so that a rush costs Redis one
+-- call, one clock read, one stock update and one ZADD per batch rather than per
+-- buyer. Each request is decided exactly as if it ran alone, after those before it.
 --
 -- KEYS[1] stock  KEYS[2] meta  KEYS[3] limits  KEYS[4] holds  KEYS[5] outbox
--- KEYS[6] the new reservation's hash  KEYS[7] the idempotency key  KEYS[8] the buyer's rate-limit key
--- ARGV[1] reservation id  ARGV[2] event id  ARGV[3] category  ARGV[4] buyer
--- ARGV[5] qty  ARGV[6] hold ttl (ms)  ARGV[7] max qty per request
--- ARGV[8] '1' to honour KEYS[7], '0' without an idempotency key
--- ARGV[9] idempotency key lifetime (s)
--- ARGV[10] rate-limit interval (ms)  ARGV[11] rate-limit burst (0 = no limit)
--- ARGV[12] the reservation.held event's id (a random UUID)
--- Returns {'held', created_ms, expires_ms, amount, currency} | {'replayed', reservation id}
+-- then for request i (0-based): KEYS[6+3i] the new reservation's hash,
+-- KEYS[7+3i] the idempotency key, KEYS[8+3i] the buyer's rate-limit key
+-- ARGV[1] event id  ARGV[2] hold ttl (ms)  ARGV[3] max qty per request
+-- ARGV[4] idempotency key lifetime (s)  ARGV[5] rate-limit interval (ms)
+-- ARGV[6] rate-limit burst (0 = no limit)
+-- then for request i: ARGV[7+6i] reservation id  ARGV[8+6i] category  ARGV[9+6i] buyer
+-- ARGV[10+6i] qty  ARGV[11+6i] '1' to honour its idempotency key, '0' without one
+-- ARGV[12+6i] its reservation.held event's id (a random UUID)
+-- Returns one reply per request, in order:
+--         {'held', created_ms, expires_ms, amount, currency} | {'replayed', reservation id}
 --       | {'sold_out', available} | {'limit_exceeded', limit, already}
 --       | {'not_found'} | {'invalid_qty', max} | {'id_taken'}
 --       | {'rate_limited', retry_after_ms, reset_ms}
 -- Invariants: available never goes below zero and available + held +
 -- confirmed stays equal to total (no oversell); a buyer's held + confirmed
--- tickets of the category never exceed its max_per_user; one idempotency key
+-- tickets of a category never exceed its max_per_user; one idempotency key
 -- of one buyer maps to one reservation. Writes reservation.held to the outbox.
-local stock, meta, limits, holds, outbox, rkey, idem = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local rid, event, cat, user = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local use_idem = ARGV[8] == '1'
+local stock, meta, limits, holds, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local event, max_qty, idem_ttl = ARGV[1], tonumber(ARGV[3]), ARGV[4]
+local rate_interval, rate_burst = tonumber(ARGV[5]), tonumber(ARGV[6])
 local now = now_ms()
+-- Numbers become strings once each (Lua formats them with sprintf).
+local created, expires = tostring(now), tostring(now + tonumber(ARGV[2]))
+local categories = {}  -- name -> its meta and stock as this batch leaves them, or false: no such category
+local zadd = { 'ZADD', holds }
+local replies = {}
 
--- The buyer's request rate, checked in the same round trip (GCRA, Redis time).
-if tonumber(ARGV[11]) > 0 then
-  local allowed, _, retry, reset = gcra(KEYS[8], tonumber(ARGV[10]), tonumber(ARGV[11]), now)
-  if allowed == 0 then return { 'rate_limited', retry, reset } end
+local function reserve(rkey, idem, rate_key, rid, cat, user, qty_arg, use_idem, held_id)
+  -- The buyer's request rate, checked in the same round trip (GCRA, Redis time).
+  if rate_burst > 0 then
+    local allowed, _, retry, reset = gcra(rate_key, rate_interval, rate_burst, now)
+    if allowed == 0 then return { 'rate_limited', retry, reset } end
+  end
+  if use_idem then
+    local existing = redis.call('GET', idem)
+    if existing then return { 'replayed', existing } end
+  end
+  local qty = tonumber(qty_arg)
+  if not qty or qty ~= math.floor(qty) or qty < 1 or qty > max_qty then
+    return { 'invalid_qty', max_qty }
+  end
+  local c = categories[cat]
+  if c == nil then
+    local m = redis.call('HMGET', meta, cat .. '|price', cat .. '|currency', cat .. '|max')
+    c = m[1] and { price = m[1], currency = m[2], max = tonumber(m[3]), taken = 0,
+                   available = tonumber(redis.call('HGET', stock, cat .. '|available')) } or false
+    categories[cat] = c
+  end
+  if not c then return { 'not_found' } end
+  local limit_field = cat .. '|' .. user
+  if c.max > 0 then
+    local already = tonumber(redis.call('HGET', limits, limit_field) or '0')
+    if already + qty > c.max then return { 'limit_exceeded', c.max, already } end
+  end
+  if c.available < qty then return { 'sold_out', c.available } end
+  if redis.call('EXISTS', rkey) == 1 then return { 'id_taken' } end
+
+  local qty_s = tostring(qty)
+  local r = { rid = rid, event = event, category = cat, user = user, qty = qty_s,
+    amount = qty == 1 and c.price or string.format('%d', tonumber(c.price) * qty), currency = c.currency,
+    created = created, expires = expires }
+  c.available, c.taken = c.available - qty, c.taken + qty
+  -- Without a per-user limit the buyer's count is not kept, and the hold says so,
+  -- so that release() never takes from a count a later limit starts.
+  if c.max > 0 then redis.call('HINCRBY', limits, limit_field, qty_s) end
+  redis.call('HSET', rkey, 'rid', rid, 'event', event, 'category', cat, 'user', user, 'qty', qty_s,
+    'amount', r.amount, 'currency', r.currency, 'status', 'held', 'created', created, 'expires', expires,
+    'uncounted', c.max > 0 and '0' or '1')
+  zadd[#zadd + 1], zadd[#zadd + 2] = expires, rid
+  if use_idem then redis.call('SET', idem, rid, 'EX', idem_ttl) end
+  emit(outbox, 'reservation.held', r, created, '', nil, held_id)
+  return { 'held', created, expires, r.amount, r.currency }
 end
 
-if use_idem then
-  local existing = redis.call('GET', idem)
-  if existing then return { 'replayed', existing } end
+for i = 0, (#ARGV - 6) / 6 - 1 do
+  local k, a = 6 + 3 * i, 7 + 6 * i
+  replies[i + 1] = reserve(KEYS[k], KEYS[k + 1], KEYS[k + 2],
+    ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4] == '1', ARGV[a + 5])
 end
-
-local qty, max_qty = tonumber(ARGV[5]), tonumber(ARGV[7])
-if not qty or qty ~= math.floor(qty) or qty < 1 or qty > max_qty then
-  return { 'invalid_qty', max_qty }
+-- The batch's holds move stock once per category, and enter the expiry index in one ZADD.
+for cat, c in pairs(categories) do
+  if c and c.taken > 0 then
+    redis.call('HINCRBY', stock, cat .. '|available', -c.taken)
+    redis.call('HINCRBY', stock, cat .. '|held', c.taken)
+  end
 end
-
-local m = redis.call('HMGET', meta, cat .. '|price', cat .. '|currency', cat .. '|max')
-if not m[1] then return { 'not_found' } end
-local price, currency, max_user = tonumber(m[1]), m[2], tonumber(m[3])
-
-local limit_field = cat .. '|' .. user
-if max_user > 0 then
-  local already = tonumber(redis.call('HGET', limits, limit_field) or '0')
-  if already + qty > max_user then return { 'limit_exceeded', max_user, already } end
-end
-
-local available = tonumber(redis.call('HGET', stock, cat .. '|available'))
-if available < qty then return { 'sold_out', available } end
-
-if redis.call('EXISTS', rkey) == 1 then return { 'id_taken' } end
-
--- Numbers become strings once each (Lua formats them with sprintf): qty as the
--- caller wrote it, once it is known to be a plain integer.
-local qty_s = tostring(qty)
-local r = { rid = rid, event = event, category = cat, user = user, qty = qty_s,
-  amount = qty == 1 and m[1] or string.format('%d', price * qty), currency = currency,
-  created = tostring(now), expires = tostring(now + tonumber(ARGV[6])) }
-redis.call('HINCRBY', stock, cat .. '|available', '-' .. qty_s)
-redis.call('HINCRBY', stock, cat .. '|held', qty_s)
--- Without a per-user limit the buyer's count is not kept, and the hold says so,
--- so that release() never takes from a count a later limit starts.
-if max_user > 0 then redis.call('HINCRBY', limits, limit_field, qty_s) end
-redis.call('HSET', rkey, 'rid', r.rid, 'event', r.event, 'category', r.category, 'user', r.user, 'qty', r.qty,
-  'amount', r.amount, 'currency', r.currency, 'status', 'held', 'created', r.created, 'expires', r.expires,
-  'uncounted', max_user > 0 and '0' or '1')
-redis.call('ZADD', holds, r.expires, rid)
-if use_idem then redis.call('SET', idem, rid, 'EX', ARGV[9]) end
-emit(outbox, 'reservation.held', r, r.created, '', nil, ARGV[12])
-return { 'held', r.created, r.expires, r.amount, r.currency }
+if #zadd > 2 then redis.call(unpack(zadd)) end
+return replies
