@@ -1,12 +1,14 @@
 import BoxOfficeDomain
 import BoxOfficeRedis
 
-/// One entry of an event's outbox stream: a reservation's transition, as the
+/// One event of an event's outbox stream: a reservation's transition, as the
 /// scripts write it and the relay publishes it.
 ///
-/// An entry is one stream field, `e`, holding the event's 16 fields joined by
-/// the unit separator (U+001F), in the order of `OutboxEntry.order`; absent
-/// fields are empty. None of the fields can hold the separator: ids, numbers
+/// A stream entry is one field, `e`, holding an event's record: its 16 fields
+/// joined by the unit separator (U+001F), in the order of `OutboxEntry.order`;
+/// absent fields are empty. The holds of one reserve batch share an entry, their
+/// records joined by the record separator (U+001E, see `events(fields:)`).
+/// None of the fields can hold either separator: ids, numbers
 /// and currencies are validated, category names and buyer ids refuse control
 /// characters, and payment references and reasons are cleaned before they reach
 /// a script. One field instead of sixteen pairs makes each reservation's
@@ -34,24 +36,32 @@ public struct OutboxEntry: Sendable, Equatable {
         self.paymentRef = paymentRef; self.paymentStatus = paymentStatus; self.reason = reason; self.attempt = attempt
     }
 
-    /// The entry of a stream entry's flat field list, packed or of the older layout;
-    /// `nil` when it has neither shape.
+    /// The separator of the records of a stream entry holding several events (the holds
+    /// of one reserve batch), U+001E.
+    public static let recordSeparator: UInt8 = 0x1E
+
+    /// The events of a stream entry's flat field list, in order: the records of a packed
+    /// entry (one, or a reserve batch's), or the one event of the older layout; `nil` when
+    /// it has neither shape or a record is malformed.
+    public static func events(fields flat: [RESPValue]) -> [OutboxEntry]? {
+        guard flat.count == 2, case .bulkString(let name) = flat[0], name == [UInt8(ascii: "e")], case .bulkString(let packed) = flat[1] else {
+            return OutboxEntry(fields: flat).map { [$0] }
+        }
+        var events: [OutboxEntry] = []
+        var start = 0
+        for i in 0...packed.count where i == packed.count || packed[i] == recordSeparator {
+            guard let event = OutboxEntry(record: packed[start..<i]) else { return nil }
+            events.append(event)
+            start = i + 1
+        }
+        return events
+    }
+
+    /// The entry of a stream entry's flat field list holding one event, packed or of the
+    /// older layout; `nil` when it has neither shape.
     public init?(fields flat: [RESPValue]) {
         if flat.count == 2, case .bulkString(let name) = flat[0], name == [UInt8(ascii: "e")], case .bulkString(let packed) = flat[1] {
-            // Straight from the reply's bytes: the separator is ASCII, so it never splits a character.
-            var parts: [String] = []
-            parts.reserveCapacity(Self.order.count)
-            var start = 0
-            for i in 0...packed.count where i == packed.count || packed[i] == Self.separator {
-                guard parts.count < Self.order.count else { return nil }
-                parts.append(String(decoding: packed[start..<i], as: UTF8.self))
-                start = i + 1
-            }
-            guard parts.count == Self.order.count else { return nil }
-            func optional(_ i: Int) -> String? { parts[i].isEmpty ? nil : parts[i] }
-            self.init(id: parts[0], type: parts[1], rid: parts[2], event: parts[3], category: parts[4], user: parts[5], qty: parts[6],
-                      amount: parts[7], currency: parts[8], at: parts[9], created: parts[10], expires: parts[11],
-                      paymentRef: optional(12), paymentStatus: optional(13), reason: optional(14), attempt: optional(15))
+            self.init(record: packed[...])
             return
         }
         var d: [String: String] = [:]
@@ -64,6 +74,24 @@ public struct OutboxEntry: Sendable, Equatable {
                   qty: d["qty"] ?? "", amount: d["amount"] ?? "", currency: d["currency"] ?? "", at: d["at"] ?? "",
                   created: d["created"] ?? "", expires: d["expires"] ?? "",
                   paymentRef: d["payment_ref"], paymentStatus: d["payment_status"], reason: d["reason"], attempt: d["attempt"])
+    }
+
+    /// One event's record: its 16 fields joined by the separator.
+    init?(record packed: ArraySlice<UInt8>) {
+        // Straight from the reply's bytes: the separator is ASCII, so it never splits a character.
+        var parts: [String] = []
+        parts.reserveCapacity(Self.order.count)
+        var start = packed.startIndex
+        for i in packed.startIndex...packed.endIndex where i == packed.endIndex || packed[i] == Self.separator {
+            guard parts.count < Self.order.count else { return nil }
+            parts.append(String(decoding: packed[start..<i], as: UTF8.self))
+            start = i + 1
+        }
+        guard parts.count == Self.order.count else { return nil }
+        func optional(_ i: Int) -> String? { parts[i].isEmpty ? nil : parts[i] }
+        self.init(id: parts[0], type: parts[1], rid: parts[2], event: parts[3], category: parts[4], user: parts[5], qty: parts[6],
+                  amount: parts[7], currency: parts[8], at: parts[9], created: parts[10], expires: parts[11],
+                  paymentRef: optional(12), paymentStatus: optional(13), reason: optional(14), attempt: optional(15))
     }
 
     /// The values in `order`, absent ones nil.

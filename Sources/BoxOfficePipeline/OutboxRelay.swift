@@ -12,10 +12,12 @@ import ServiceLifecycle
 /// One relay at a time carries a stream: it holds the stream's lease in Redis
 /// (`bo:{ev:E}:relay`, see `relay_lease.lua`), so several API replicas share the
 /// events and each stream goes out in the order it was written. The holder
-/// reads the oldest entries (`XRANGE`), publishes each keyed by reservation id
+/// reads the oldest entries (`XRANGE`), publishes each of their events (one, or
+/// the holds of a reserve batch) keyed by reservation id
 /// with the idempotent producer, and only after the broker's delivery reports
 /// trims the stream (`XTRIM MINID`) up to the first entry whose delivery
-/// failed, or past the last when none did. A failed entry and those after it
+/// failed, or past the last when none did. A failed entry (one of its events
+/// failed) and those after it
 /// are read again on the next round; a relay that dies or freezes loses its
 /// leases after `leaseTime`, and the next holder starts again from the oldest
 /// entry left. An entry may go out twice (the worker absorbs repeats), never
@@ -28,8 +30,9 @@ public struct OutboxRelay: Service {
     public struct Configuration: Sendable {
         /// Kafka topic. Default `reservations`.
         public var topic = "reservations"
-        /// Entries read per stream per round. Default 1,500: a round waits for the
-        /// broker's delivery reports (about `linger.ms` and a round trip), so this
+        /// Entries read per stream per round (an entry holds one event, or up to
+        /// `InventoryConfiguration.reserveBatchLimit` holds). Default 1,500: a round waits
+        /// for the broker's delivery reports (about `linger.ms` and a round trip), so this
         /// bounds the relay's rate; 500 capped it near the API's reserve rate.
         public var batchSize = 1_500
         /// Pause when a round found nothing. Default 10 ms.
@@ -65,6 +68,7 @@ public struct OutboxRelay: Service {
         self.logger = logger
         self.published = Counter(label: "outbox_published_total", dimensions: [("result", "ok")])
         self.failed = Counter(label: "outbox_published_total", dimensions: [("result", "error")])
+        // Entries of every stream not yet relayed (an entry is one event, or a reserve batch's holds).
         self.pending = Gauge(label: "outbox_pending")
     }
 
@@ -140,7 +144,7 @@ public struct OutboxRelay: Service {
     }
 
     /// The oldest entries (at most `batchSize`) of each of `events`' streams, in one round trip.
-    func read(_ events: [EventID]) async throws -> [[(String, OutboxEntry?)]] {
+    func read(_ events: [EventID]) async throws -> [[(String, [OutboxEntry]?)]] {
         guard !events.isEmpty else { return [] }
         let replies = try await redis.pipeline(events.map {
             ["XRANGE", .string(InventoryKeys(event: $0).outbox), "-", "+", "COUNT", .int(configuration.batchSize)]
@@ -149,7 +153,7 @@ public struct OutboxRelay: Service {
     }
 
     /// One round for one event: take or renew its lease, read the oldest entries,
-    /// publish them, trim what was delivered. Returns how many entries were
+    /// publish them, trim what was delivered. Returns how many events were
     /// delivered, or `nil` when another relay holds the stream.
     public func relayOnce(event: EventID) async throws -> Int? {
         guard try await lease(event, milliseconds: Int(configuration.leaseTime.inMilliseconds)) else { return nil }
@@ -157,51 +161,59 @@ public struct OutboxRelay: Service {
     }
 
     /// Reads the oldest entries of `event`'s stream, whose lease this relay holds, publishes
-    /// them and trims what was delivered. Returns how many entries were delivered.
+    /// them and trims what was delivered. Returns how many events were delivered.
     func carry(event: EventID) async throws -> Int {
         try await publish(event: event, try await read([event])[0])
     }
 
-    /// Publishes `entries`, the oldest of `event`'s stream, whose lease this relay holds, and
-    /// trims what was delivered. Returns how many entries were delivered.
-    func publish(event: EventID, _ entries: [(String, OutboxEntry?)]) async throws -> Int {
+    /// Publishes the events of `entries`, the oldest of `event`'s stream, whose lease this relay
+    /// holds, and trims what was delivered. Returns how many events were delivered.
+    func publish(event: EventID, _ entries: [(String, [OutboxEntry]?)]) async throws -> Int {
         guard !entries.isEmpty else { return 0 }
         let stream = InventoryKeys(event: event).outbox
 
         // Envelopes first; a malformed entry can never be published: drop it loudly rather than block the stream.
         var done = [Bool](repeating: true, count: entries.count)
-        var publishable: [Int] = []
+        var sources: [Int] = []  // each message's entry
         var messages: [(key: [UInt8]?, value: [UInt8])] = []
         messages.reserveCapacity(entries.count)
-        for (n, (id, fields)) in entries.enumerated() {
-            // The relay shares the event loops with the HTTP requests: a batch of hundreds of
-            // entries is prepared in slices, letting waiting requests run in between.
-            if n > 0 && n % 64 == 0 { await Task.yield() }
+        var prepared = 0
+        for (n, (id, events)) in entries.enumerated() {
             do {
-                guard let fields else { throw EnvelopeError(field: "e") }
-                let envelope = try Self.envelope(fields)
-                messages.append((Array(envelope.reservation_id.utf8), envelope.jsonBytes))
-                publishable.append(n)
+                guard let events else { throw EnvelopeError(field: "e") }
+                let envelopes = try events.map(Self.envelope)
+                for envelope in envelopes {
+                    // The relay shares the event loops with the HTTP requests: a batch of hundreds of
+                    // events is prepared in slices, letting waiting requests run in between.
+                    prepared += 1
+                    if prepared % 64 == 0 { await Task.yield() }
+                    messages.append((Array(envelope.reservation_id.utf8), envelope.jsonBytes))
+                    sources.append(n)
+                }
             } catch {
                 logger.error("dropping malformed outbox entry", metadata: ["entry": "\(id)", "error": "\(error)"])
             }
         }
+        // An entry leaves the stream once each of its events is delivered; one not delivered
+        // keeps it, and its delivered events go again with it (the worker absorbs repeats).
         let reports = await producer.sendBatch(topic: configuration.topic, messages: messages)
-        for (n, report) in zip(publishable, reports) {
-            if case .failure(let error) = report {
+        var delivered = 0
+        for (n, report) in zip(sources, reports) {
+            switch report {
+            case .success: delivered += 1
+            case .failure(let error):
+                if done[n] { logger.warning("publish failed; the entry stays in the outbox", metadata: ["entry": "\(entries[n].0)", "error": "\(error)"]) }
                 done[n] = false
-                logger.warning("publish failed; the entry stays in the outbox", metadata: ["entry": "\(entries[n].0)", "error": "\(error)"])
             }
         }
         // Everything before the first entry not delivered leaves the stream.
         let kept = done.firstIndex(of: false)
-        let delivered = done.count(where: { $0 })
         let trimTo = kept.map { entries[$0].0 } ?? Self.successor(of: entries[entries.count - 1].0)
         if kept != 0, let trimTo {
             try await redis.send(["XTRIM", .string(stream), "MINID", .string(trimTo)])
         }
         published.increment(by: delivered)
-        if delivered < entries.count { failed.increment(by: entries.count - delivered) }
+        if delivered < messages.count { failed.increment(by: messages.count - delivered) }
         return delivered
     }
 
@@ -219,12 +231,12 @@ public struct OutboxRelay: Service {
         return replies.reduce(0) { $0 + ($1.int ?? 0) }
     }
 
-    /// The entries of an `XRANGE` reply: each id, with its entry
+    /// The entries of an `XRANGE` reply: each id, with its events
     /// (`nil` when the fields have neither layout, see `OutboxEntry`).
-    static func entries(_ value: RESPValue) -> [(String, OutboxEntry?)] {
+    static func entries(_ value: RESPValue) -> [(String, [OutboxEntry]?)] {
         (value.array ?? []).compactMap { entry in
             guard let parts = entry.array, parts.count == 2, let id = parts[0].string, let fields = parts[1].array else { return nil }
-            return (id, OutboxEntry(fields: fields))
+            return (id, OutboxEntry.events(fields: fields))
         }
     }
 

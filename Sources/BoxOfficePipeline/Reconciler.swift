@@ -35,7 +35,8 @@ public struct Reconciler: Sendable {
         public var redisReservations: Int
         public var postgresBookings: Int
         public var differences: [Difference]
-        /// Reservations still held in Redis whose rows may simply not have arrived yet.
+        /// Entries of the event's outbox not yet relayed (each one event, or the holds of one
+        /// reserve batch): their rows may simply not have arrived yet.
         public var inFlight: Int
         /// Bookings that ended longer ago than the retention: Redis has let them go, as it should.
         public var retired = 0

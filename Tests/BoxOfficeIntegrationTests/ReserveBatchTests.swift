@@ -44,6 +44,7 @@ struct ReserveBatchTests {
             let held = try await f.outbox()
             #expect(held.map { $0["rid"] } == [items[0].id.rawValue, items[5].id.rawValue])
             #expect(held.allSatisfy { $0["type"] == "reservation.held" })
+            #expect(try await f.inventory.redis.send(["XLEN", .string(f.keys.outbox)]).int == 1, "a batch's holds share one entry")
             let second = try #require(try await f.inventory.reservation(items[5].id))
             #expect(second.status == .held && second.quantity == 3 && second.buyer == f.buyer(1).rawValue)
             #expect(try await f.inventory.reservation(items[2].id) == nil)

@@ -239,6 +239,22 @@ import Testing
         #expect(OutboxEntry(fields: [bulk("e"), bulk("a\u{1F}b")]) == nil, "a wrong field count is refused")
     }
 
+    /// A reserve batch's holds share an entry: their records joined by U+001E, read back in order;
+    /// one malformed record refuses the entry.
+    @Test func entriesOfSeveralEventsReadBackInOrder() throws {
+        var held = Self.entry
+        (held.type, held.paymentRef, held.paymentStatus, held.reason, held.attempt) = ("reservation.held", nil, nil, nil, nil)
+        var second = held
+        (second.id, second.rid, second.user) = ("8f0e7c52-1d7a-5b3e-9c1a-000000000001", "ev_x.00ac", "another buyer")
+        let both = held.packed + "\u{1E}" + second.packed
+        #expect(OutboxEntry.events(fields: [bulk("e"), bulk(both)]) == [held, second])
+        #expect(OutboxEntry.events(fields: [bulk("e"), bulk(held.packed)]) == [held])
+        #expect(OutboxEntry.events(fields: [bulk("e"), bulk(both + "\u{1E}a\u{1F}b")]) == nil)
+        #expect(OutboxEntry.events(fields: [bulk("e"), bulk(both + "\u{1E}")]) == nil, "an empty record is malformed")
+        let flat = OutboxEntry.order.flatMap { name -> [RESPValue] in held.fields[name].map { [bulk(name), bulk($0)] } ?? [] }
+        #expect(OutboxEntry.events(fields: flat) == [held], "the older layout is one event")
+    }
+
     /// Entries of the layout before packing (one stream field per value) still read, so a stream
     /// written before an upgrade drains after it.
     @Test func olderLayoutStillReads() throws {

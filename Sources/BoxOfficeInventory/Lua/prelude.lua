@@ -17,7 +17,8 @@
 --   bo:{ev:E}:holds     ZSET  reservation id -> expiry (ms, Redis time)
 --   bo:{ev:E}:r:<token> HASH  one reservation (once ended, it expires after the retention)
 --   bo:{ev:E}:idem:<h>  STRING reservation id for an idempotency key (h = sha1 of user and key)
---   bo:{ev:E}:outbox    STREAM events for the relay, one field e each (see emit)
+--   bo:{ev:E}:outbox    STREAM events for the relay: entries of one field e, one event's record or a
+--                             reserve batch's records joined by \30 (see event_record)
 --   bo:{ev:E}:relay     STRING the relay holding the outbox's lease (relay_lease.lua), with a TTL
 --   bo:{ev:E}:rl:<user> STRING the buyer's reserve rate limit (GCRA theoretical arrival time)
 
@@ -31,7 +32,7 @@ end
 -- the same reservation always gets the same event id, so re-publishing it is
 -- absorbed by the worker (by processed_events). reservation.held, which the
 -- worker absorbs by the booking row it created, takes a random id from the API
--- instead (emit's `id`): the SHA-1 and the string work cost every reserve about
+-- instead (event_record's `id`): the SHA-1 and the string work cost every reserve about
 -- a tenth of its script.
 local function event_uuid(seed)
   local h = redis.sha1hex(seed)
@@ -48,18 +49,25 @@ local function load_hash(key)
   return t, flat
 end
 
--- Appends one event to the outbox stream as one field, e: the event's 16
--- fields joined by the unit separator (\31), in OutboxEntry.order (id, type,
--- rid, event, category, user, qty, amount, currency, at, created, expires,
--- payment_ref, payment_status, reason, attempt), absent ones empty. `at` is the
--- event's time (ms) as a string; `p` is nil or the payment's ref, status,
--- reason and attempt; `id` is the event's id, or nil for event_uuid's.
-local function emit(outbox, kind, r, at, seq, p, id)
+-- One event as the outbox stores it: the event's 16 fields joined by the unit
+-- separator (\31), in OutboxEntry.order (id, type, rid, event, category, user,
+-- qty, amount, currency, at, created, expires, payment_ref, payment_status,
+-- reason, attempt), absent ones empty. `at` is the event's time (ms) as a
+-- string; `p` is nil or the payment's ref, status, reason and attempt; `id` is
+-- the event's id, or nil for event_uuid's.
+local function event_record(kind, r, at, seq, p, id)
   p = p or {}
-  return redis.call('XADD', outbox, '*', 'e', table.concat({
+  return table.concat({
     id or event_uuid(r.rid .. '|' .. kind .. '|' .. seq), kind, r.rid, r.event, r.category, r.user,
     r.qty, r.amount, r.currency, at, r.created, r.expires,
-    p.ref or '', p.status or '', p.reason or '', p.attempt or '' }, '\31'))
+    p.ref or '', p.status or '', p.reason or '', p.attempt or '' }, '\31')
+end
+
+-- Appends one event to the outbox stream as one field, e, holding its
+-- event_record. (reserve.lua appends a batch's events as one entry, their
+-- records joined by the record separator, \30.)
+local function emit(outbox, kind, r, at, seq, p, id)
+  return redis.call('XADD', outbox, '*', 'e', event_record(kind, r, at, seq, p, id))
 end
 
 -- Returns a hold's tickets to available stock and, when the hold was counted
@@ -97,12 +105,14 @@ end
 
 -- One GCRA (generic cell rate algorithm) decision on `key`: at most `burst`
 -- requests at once, then one per `interval` ms, by Redis's clock (`now`, when
--- the caller has already read it). Returns allowed (1|0), remaining,
--- retry_after_ms, reset_ms.
-local function gcra(key, interval, burst, now)
+-- the caller has already read it). `stored` is the key's value when the caller
+-- has read it already (false: the key does not exist). Returns allowed (1|0),
+-- remaining, retry_after_ms, reset_ms (the key's new value is now + reset_ms).
+local function gcra(key, interval, burst, now, stored)
   now = now or now_ms()
   local tolerance = interval * (burst - 1)
-  local tat = tonumber(redis.call('GET', key) or now)
+  if stored == nil then stored = redis.call('GET', key) end
+  local tat = tonumber(stored or now)
   if tat < now then tat = now end
   local allow_at = tat - tolerance
   if now < allow_at then

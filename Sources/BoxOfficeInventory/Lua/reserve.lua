@@ -1,9 +1,10 @@
 -- reserve.lua: holds tickets of one event for one or more buyers, in the order given.
 --
 -- The API coalesces the reserves of one event that arrive while an earlier call
--- of this script is on its way (ReserveBatcher), so that a rush costs Redis one
--- call, one clock read, one stock update and one ZADD per batch rather than per
--- buyer. Each request is decided exactly as if it ran alone, after those before it.
+-- of this script is on its way (Coalescer), so that a rush costs Redis one call,
+-- one clock read, one stock update, one read of the buyers' rate limits, one ZADD
+-- and one outbox entry per batch rather than per buyer. Each request is decided
+-- exactly as if it ran alone, after those before it.
 --
 -- KEYS[1] stock  KEYS[2] meta  KEYS[3] limits  KEYS[4] holds  KEYS[5] outbox
 -- then for request i (0-based): KEYS[6+3i] the new reservation's hash,
@@ -22,7 +23,8 @@
 -- Invariants: available never goes below zero and available + held +
 -- confirmed stays equal to total (no oversell); a buyer's held + confirmed
 -- tickets of a category never exceed its max_per_user; one idempotency key
--- of one buyer maps to one reservation. Writes reservation.held to the outbox.
+-- of one buyer maps to one reservation. Writes the batch's reservation.held
+-- events to the outbox as one entry: their records joined by \30.
 local stock, meta, limits, holds, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local event, max_qty, idem_ttl = ARGV[1], tonumber(ARGV[3]), ARGV[4]
 local rate_interval, rate_burst = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -31,13 +33,16 @@ local now = now_ms()
 local created, expires = tostring(now), tostring(now + tonumber(ARGV[2]))
 local categories = {}  -- name -> its meta and stock as this batch leaves them, or false: no such category
 local zadd = { 'ZADD', holds }
+local held = {}   -- the outbox records of the batch's holds
+local rates = {}  -- rate-limit key -> its value, as read once for the batch and then set by it
 local replies = {}
 
 local function reserve(rkey, idem, rate_key, rid, cat, user, qty_arg, use_idem, held_id)
   -- The buyer's request rate, checked in the same round trip (GCRA, Redis time).
   if rate_burst > 0 then
-    local allowed, _, retry, reset = gcra(rate_key, rate_interval, rate_burst, now)
+    local allowed, _, retry, reset = gcra(rate_key, rate_interval, rate_burst, now, rates[rate_key])
     if allowed == 0 then return { 'rate_limited', retry, reset } end
+    rates[rate_key] = now + reset
   end
   if use_idem then
     local existing = redis.call('GET', idem)
@@ -76,16 +81,24 @@ local function reserve(rkey, idem, rate_key, rid, cat, user, qty_arg, use_idem, 
     'uncounted', c.max > 0 and '0' or '1')
   zadd[#zadd + 1], zadd[#zadd + 2] = expires, rid
   if use_idem then redis.call('SET', idem, rid, 'EX', idem_ttl) end
-  emit(outbox, 'reservation.held', r, created, '', nil, held_id)
+  held[#held + 1] = event_record('reservation.held', r, created, '', nil, held_id)
   return { 'held', created, expires, r.amount, r.currency }
 end
 
-for i = 0, (#ARGV - 6) / 6 - 1 do
+local count = (#ARGV - 6) / 6
+if rate_burst > 0 then
+  local names = {}
+  for i = 0, count - 1 do names[i + 1] = KEYS[8 + 3 * i] end
+  local stored = redis.call('MGET', unpack(names))
+  for i = 1, count do rates[names[i]] = stored[i] end
+end
+for i = 0, count - 1 do
   local k, a = 6 + 3 * i, 7 + 6 * i
   replies[i + 1] = reserve(KEYS[k], KEYS[k + 1], KEYS[k + 2],
     ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4] == '1', ARGV[a + 5])
 end
--- The batch's holds move stock once per category, and enter the expiry index in one ZADD.
+-- The batch's holds move stock once per category, enter the expiry index in one
+-- ZADD and the outbox in one entry.
 for cat, c in pairs(categories) do
   if c and c.taken > 0 then
     redis.call('HINCRBY', stock, cat .. '|available', -c.taken)
@@ -93,4 +106,5 @@ for cat, c in pairs(categories) do
   end
 end
 if #zadd > 2 then redis.call(unpack(zadd)) end
+if #held > 0 then redis.call('XADD', outbox, '*', 'e', table.concat(held, '\30')) end
 return replies

@@ -17,12 +17,12 @@ struct InventoryFixture: Sendable {
 
     func buyer(_ n: Int) -> BuyerID { BuyerID("buyer-\(n)")! }
 
-    /// The outbox entries of the event as field dictionaries.
+    /// The outbox's events of the event as field dictionaries, in order (an entry may hold several).
     func outbox() async throws -> [[String: String]] {
         let reply = try await inventory.redis.send(["XRANGE", .string(keys.outbox), "-", "+"])
-        return (reply.array ?? []).compactMap { entry -> [String: String]? in
-            guard let parts = entry.array, parts.count == 2, let fields = parts[1].array else { return nil }
-            return OutboxEntry(fields: fields)?.fields
+        return (reply.array ?? []).flatMap { entry -> [[String: String]] in
+            guard let parts = entry.array, parts.count == 2, let fields = parts[1].array else { return [] }
+            return (OutboxEntry.events(fields: fields) ?? []).map(\.fields)
         }
     }
 }
