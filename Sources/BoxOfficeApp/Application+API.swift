@@ -27,12 +27,14 @@ public struct Dependencies: Sendable {
     private var brokers: String
     private var topic: String
 
-    /// The Redis inventory with the settings' hold TTL, retention, quantity cap and reserve rate.
+    /// The Redis inventory with the settings' hold TTL, retention, quantity cap, reserve batch
+    /// limit and reserve rate.
     public func inventory(settings: BoxOfficeSettings) -> RedisInventory {
         var c = InventoryConfiguration()
         c.holdTTL = .seconds(settings.holdTTLSeconds)
         c.retention = .seconds(settings.reservationRetentionSeconds)
         c.maxQuantityPerRequest = settings.maxQuantityPerRequest
+        c.reserveBatchLimit = settings.reserveBatchLimit
         c.reserveRate = (interval: .microseconds(1_000_000 / settings.reservePerSecond), burst: settings.reserveBurst)
         return RedisInventory(redis: redis, configuration: c)
     }

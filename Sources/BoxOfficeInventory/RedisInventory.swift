@@ -1,5 +1,6 @@
 import BoxOfficeDomain
 import BoxOfficeRedis
+import Metrics
 
 /// Settings of the inventory.
 public struct InventoryConfiguration: Sendable {
@@ -148,8 +149,12 @@ public struct RedisInventory: Sendable {
     /// coalescing under load).
     var reserveBatches: (batches: Int, calls: Int) { reserves.batchesRun }
 
+    /// `reserve_batches_total`: calls of reserve.lua; reserves over calls is how much a rush coalesces.
+    static let batchCounter = Counter(label: "reserve_batches_total")
+
     /// One call of reserve.lua for `items`, all of `lane`'s event: the replies, in their order.
     static func reserveBatch(_ redis: RedisClient, _ lane: ReserveLane, _ items: [ReserveItem]) async throws -> [RESPValue] {
+        batchCounter.increment()
         let keys = InventoryKeys(event: lane.event)
         // Keys and arguments go straight into the packed command (reserve.lua's KEYS and ARGV).
         let reply = try await redis.eval(InventoryScripts.reserve, keyCount: 5 + 3 * items.count) { command in

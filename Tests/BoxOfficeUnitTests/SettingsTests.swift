@@ -40,6 +40,10 @@ import Testing
         #expect(try BoxOfficeSettings(values: ["BOXOFFICE_RESERVATION_RETENTION_SECONDS": "86400"]).reservationRetentionSeconds == 86_400)
         #expect(throws: SettingsError.self) { try BoxOfficeSettings(values: ["BOXOFFICE_RESERVATION_RETENTION_SECONDS": "3600"]) }
         #expect(throws: SettingsError.self) { try BoxOfficeSettings(values: ["BOXOFFICE_RESERVATION_RETENTION_SECONDS": "31536001"]) }
+        #expect(try BoxOfficeSettings(values: [:]).reserveBatchLimit == 32)
+        #expect(try BoxOfficeSettings(values: ["BOXOFFICE_RESERVE_BATCH_LIMIT": "1"]).reserveBatchLimit == 1)
+        #expect(throws: SettingsError.self) { try BoxOfficeSettings(values: ["BOXOFFICE_RESERVE_BATCH_LIMIT": "0"]) }
+        #expect(throws: SettingsError.self) { try BoxOfficeSettings(values: ["BOXOFFICE_RESERVE_BATCH_LIMIT": "257"]) }
     }
 
     @Test func secretsAreRedacted() throws {

@@ -28,6 +28,10 @@ public struct BoxOfficeSettings: Sendable {
     public var reservationRetentionSeconds = 604_800
     /// `BOXOFFICE_MAX_QTY_PER_REQUEST`: cap on one request's qty. Default `10`.
     public var maxQuantityPerRequest = 10
+    /// `BOXOFFICE_RESERVE_BATCH_LIMIT`: most reserves of one event in one call of reserve.lua;
+    /// those arriving while a call is under way go together in the next (`1`: every reserve
+    /// alone). From 1 to 256. Default `32`.
+    public var reserveBatchLimit = 32
     /// `BOXOFFICE_API_HOST`. Default `0.0.0.0`.
     public var apiHost = "0.0.0.0"
     /// `BOXOFFICE_API_PORT`. Default `8080`.
@@ -109,6 +113,7 @@ public struct BoxOfficeSettings: Sendable {
         try int("BOXOFFICE_HOLD_TTL_SECONDS", &holdTTLSeconds, range: 1...86_400)
         try int("BOXOFFICE_RESERVATION_RETENTION_SECONDS", &reservationRetentionSeconds, range: 86_400...31_536_000)
         try int("BOXOFFICE_MAX_QTY_PER_REQUEST", &maxQuantityPerRequest, range: 1...1000)
+        try int("BOXOFFICE_RESERVE_BATCH_LIMIT", &reserveBatchLimit, range: 1...256)
         try int("BOXOFFICE_API_PORT", &apiPort, range: 1...65535)
         try int("BOXOFFICE_WORKER_PORT", &workerPort, range: 1...65535)
         try int("BOXOFFICE_REDIS_POOL_SIZE", &redisPoolSize, range: 1...256)
@@ -172,6 +177,7 @@ public struct BoxOfficeSettings: Sendable {
             "hold_ttl_seconds": "\(holdTTLSeconds)",
             "reservation_retention_seconds": "\(reservationRetentionSeconds)",
             "max_qty_per_request": "\(maxQuantityPerRequest)",
+            "reserve_batch_limit": "\(reserveBatchLimit)",
             "api": "\(apiHost):\(apiPort)",
             "redis_pool_size": "\(redisPoolSize)",
             "db_pool_size": "\(databasePoolSize)",
