@@ -44,9 +44,7 @@ public struct OutboxEntry: Sendable, Equatable {
     /// entry (one, or a reserve batch's), or the one event of the older layout; `nil` when
     /// it has neither shape or a record is malformed.
     public static func events(fields flat: [RESPValue]) -> [OutboxEntry]? {
-        guard flat.count == 2, case .bulkString(let name) = flat[0], name == [UInt8(ascii: "e")], case .bulkString(let packed) = flat[1] else {
-            return OutboxEntry(fields: flat).map { [$0] }
-        }
+        guard let packed = packedValue(flat) else { return OutboxEntry(fields: flat).map { [$0] } }
         var events: [OutboxEntry] = []
         var start = 0
         for i in 0...packed.count where i == packed.count || packed[i] == recordSeparator {
@@ -60,7 +58,7 @@ public struct OutboxEntry: Sendable, Equatable {
     /// The entry of a stream entry's flat field list holding one event, packed or of the
     /// older layout; `nil` when it has neither shape.
     public init?(fields flat: [RESPValue]) {
-        if flat.count == 2, case .bulkString(let name) = flat[0], name == [UInt8(ascii: "e")], case .bulkString(let packed) = flat[1] {
+        if let packed = Self.packedValue(flat) {
             self.init(record: packed[...])
             return
         }
@@ -74,6 +72,13 @@ public struct OutboxEntry: Sendable, Equatable {
                   qty: d["qty"] ?? "", amount: d["amount"] ?? "", currency: d["currency"] ?? "", at: d["at"] ?? "",
                   created: d["created"] ?? "", expires: d["expires"] ?? "",
                   paymentRef: d["payment_ref"], paymentStatus: d["payment_status"], reason: d["reason"], attempt: d["attempt"])
+    }
+
+    /// The value of a packed entry's one field, `e`; nil for the older layout.
+    private static func packedValue(_ flat: [RESPValue]) -> [UInt8]? {
+        guard flat.count == 2, case .bulkString(let name) = flat[0], name == [UInt8(ascii: "e")],
+              case .bulkString(let packed) = flat[1] else { return nil }
+        return packed
     }
 
     /// One event's record: its 16 fields joined by the separator.

@@ -165,7 +165,8 @@ public struct RedisInventory: Sendable {
             keys.append(.outbox, to: &command)
             for item in items {
                 keys.append(.reservation(item.id), to: &command)
-                command.append(item.idempotencyKey ?? keys.prefix + "idem:-")
+                // Without an idempotency key, a key of the event's slot the script leaves alone.
+                if let idem = item.idempotencyKey { command.append(idem) } else { command.append(keys.prefix, "idem:-") }
                 keys.append(.reserveRate(buyer: item.buyer.rawValue), to: &command)
             }
             command.append(lane.event.rawValue)

@@ -60,8 +60,9 @@ local function reserve(rkey, idem, rate_key, rid, cat, user, qty_arg, use_idem, 
     categories[cat] = c
   end
   if not c then return { 'not_found' } end
-  local limit_field = cat .. '|' .. user
-  if c.max > 0 then
+  -- The buyer's count is kept only under a per-user limit (no string made for it otherwise).
+  local limit_field = c.max > 0 and cat .. '|' .. user
+  if limit_field then
     local already = tonumber(redis.call('HGET', limits, limit_field) or '0')
     if already + qty > c.max then return { 'limit_exceeded', c.max, already } end
   end
@@ -75,7 +76,7 @@ local function reserve(rkey, idem, rate_key, rid, cat, user, qty_arg, use_idem, 
   c.available, c.taken = c.available - qty, c.taken + qty
   -- Without a per-user limit the buyer's count is not kept, and the hold says so,
   -- so that release() never takes from a count a later limit starts.
-  if c.max > 0 then redis.call('HINCRBY', limits, limit_field, qty_s) end
+  if limit_field then redis.call('HINCRBY', limits, limit_field, qty_s) end
   redis.call('HSET', rkey, 'rid', rid, 'event', event, 'category', cat, 'user', user, 'qty', qty_s,
     'amount', r.amount, 'currency', r.currency, 'status', 'held', 'created', created, 'expires', expires,
     'uncounted', c.max > 0 and '0' or '1')
