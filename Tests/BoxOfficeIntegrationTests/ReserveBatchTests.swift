@@ -51,6 +51,33 @@ struct ReserveBatchTests {
         }
     }
 
+    /// The batch's new ids are checked at once; one that exists already, or that an earlier
+    /// request of the same batch took, is refused without touching the stock or the other holds.
+    @Test func aTakenIdIsRefusedAndTheRestOfTheBatchHeld() async throws {
+        try await withInventory(stock: 10) { f in
+            let first = item(f, buyer: 0, qty: 1)
+            let existing = try await RedisInventory.reserveBatch(f.inventory.redis, lane(f), [first])
+            #expect(try ScriptReply(existing[0]).status == "held")
+            let fresh = item(f, buyer: 2, qty: 1)
+            let again = ReserveItem(id: first.id, category: first.category, buyer: f.buyer(1), quantity: 2, idempotencyKey: nil)
+            let twin = ReserveItem(id: fresh.id, category: fresh.category, buyer: f.buyer(3), quantity: 3, idempotencyKey: nil)
+            let replies = try await RedisInventory.reserveBatch(f.inventory.redis, lane(f), [fresh, again, twin])
+            #expect(try replies.map { try ScriptReply($0).status } == ["held", "id_taken", "id_taken"])
+            #expect(try await f.stock() == StockLevels(total: 10, available: 8, held: 2, confirmed: 0))
+            let kept = try #require(try await f.inventory.reservation(first.id))
+            #expect(kept.buyer == f.buyer(0).rawValue && kept.quantity == 1)
+            let second = try #require(try await f.inventory.reservation(fresh.id))
+            #expect(second.buyer == f.buyer(2).rawValue && second.quantity == 1)
+            // Two requests of one batch with the same new id: the batch's check finds no key, the second is still refused.
+            let once = item(f, buyer: 4, qty: 1)
+            let twice = ReserveItem(id: once.id, category: once.category, buyer: f.buyer(5), quantity: 1, idempotencyKey: nil)
+            let pair = try await RedisInventory.reserveBatch(f.inventory.redis, lane(f), [once, twice])
+            #expect(try pair.map { try ScriptReply($0).status } == ["held", "id_taken"])
+            #expect(try await f.stock().available == 7)
+            #expect(try await f.inventory.reservation(once.id)?.buyer == f.buyer(4).rawValue)
+        }
+    }
+
     @Test func theRateLimitCountsEarlierRequestsOfTheBatch() async throws {
         try await withInventory(stock: 10) { f in
             let items = (0..<3).map { _ in item(f, buyer: 7, qty: 1) } + [item(f, buyer: 8, qty: 1)]

@@ -119,7 +119,9 @@ local function gcra(key, interval, burst, now, stored)
     return 0, 0, allow_at - now, tat - now
   end
   local new_tat = tat + interval
-  redis.call('SET', key, new_tat, 'PX', math.ceil(new_tat - now) + 1000)
+  -- Whole milliseconds, formatted as integers: a number argument would go through
+  -- Redis's '%.17g' (glibc's multi-precision float printing) on every reserve.
+  redis.call('SET', key, string.format('%d', new_tat), 'PX', string.format('%d', math.ceil(new_tat - now) + 1000))
   local remaining = math.floor((tolerance - (new_tat - now - interval)) / interval)
   if remaining < 0 then remaining = 0 end
   return 1, remaining, 0, new_tat - now

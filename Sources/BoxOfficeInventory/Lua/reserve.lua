@@ -2,8 +2,9 @@
 --
 -- The API coalesces the reserves of one event that arrive while an earlier call
 -- of this script is on its way (Coalescer), so that a rush costs Redis one call,
--- one clock read, one stock update, one read of the buyers' rate limits, one ZADD
--- and one outbox entry per batch rather than per buyer. Each request is decided
+-- one clock read, one stock update, one read of the buyers' rate limits, one check
+-- that the new reservation ids are free, one ZADD and one outbox entry per batch
+-- rather than per buyer. Each request is decided
 -- exactly as if it ran alone, after those before it.
 --
 -- KEYS[1] stock  KEYS[2] meta  KEYS[3] limits  KEYS[4] holds  KEYS[5] outbox
@@ -36,6 +37,8 @@ local zadd = { 'ZADD', holds }
 local held = {}   -- the outbox records of the batch's holds
 local rates = {}  -- rate-limit key -> its value, as read once for the batch and then set by it
 local replies = {}
+local ids_in_use = false  -- whether some new reservation key of the batch exists already
+local minted = {}    -- the reservation keys this batch has written
 
 local function reserve(rkey, idem, rate_key, rid, cat, user, qty_arg, use_idem, held_id)
   -- The buyer's request rate, checked in the same round trip (GCRA, Redis time).
@@ -67,9 +70,12 @@ local function reserve(rkey, idem, rate_key, rid, cat, user, qty_arg, use_idem, 
     if already + qty > c.max then return { 'limit_exceeded', c.max, already } end
   end
   if c.available < qty then return { 'sold_out', c.available } end
-  if redis.call('EXISTS', rkey) == 1 then return { 'id_taken' } end
+  -- The ids are random and checked for the whole batch at once; each one only when that
+  -- check found some, and against the batch's own earlier holds.
+  if minted[rkey] or (ids_in_use and redis.call('EXISTS', rkey) == 1) then return { 'id_taken' } end
+  minted[rkey] = true
 
-  local qty_s = tostring(qty)
+  local qty_s = string.format('%d', qty)
   local r = { rid = rid, event = event, category = cat, user = user, qty = qty_s,
     amount = qty == 1 and c.price or string.format('%d', tonumber(c.price) * qty), currency = c.currency,
     created = created, expires = expires }
@@ -92,6 +98,11 @@ if rate_burst > 0 then
   for i = 0, count - 1 do names[i + 1] = KEYS[8 + 3 * i] end
   local stored = redis.call('MGET', unpack(names))
   for i = 1, count do rates[names[i]] = stored[i] end
+end
+do
+  local rkeys = {}
+  for i = 0, count - 1 do rkeys[i + 1] = KEYS[6 + 3 * i] end
+  ids_in_use = redis.call('EXISTS', unpack(rkeys)) > 0
 end
 for i = 0, count - 1 do
   local k, a = 6 + 3 * i, 7 + 6 * i
