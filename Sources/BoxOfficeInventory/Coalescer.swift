@@ -18,9 +18,11 @@ final class Coalescer<Lane: Hashable & Sendable, Item: Sendable, Reply: Sendable
         case done(Result<Reply, any Error>)
     }
 
+    /// A call waiting for its turn. Its continuation is resumed exactly once: with `.lead`
+    /// when it runs the next batch, or with `.done` when the batch it went in has ended.
     private struct Waiter: Sendable {
         let item: Item
-        let continuation: CheckedContinuation<Turn, Never>
+        let continuation: UnsafeContinuation<Turn, Never>
     }
 
     /// A lane is busy while it has an entry: the calls waiting for its next batch.
@@ -45,7 +47,7 @@ final class Coalescer<Lane: Hashable & Sendable, Item: Sendable, Reply: Sendable
     func submit(_ item: Item, lane: Lane) async throws -> Reply {
         var followers: [Waiter] = []
         if !lanes.withLock({ Self.claim(lane, in: &$0) }) {
-            let turn = await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
+            let turn = await withUnsafeContinuation { (continuation: UnsafeContinuation<Turn, Never>) in
                 let leads = lanes.withLock { lanes in
                     if lanes[lane] != nil {
                         lanes[lane]!.append(Waiter(item: item, continuation: continuation))
