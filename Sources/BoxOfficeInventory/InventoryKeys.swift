@@ -16,7 +16,7 @@ public struct InventoryKeys: Sendable {
     /// What follows the prefix in each key.
     private enum Name {
         static let stock = "stock", meta = "meta", limits = "limits", holds = "holds", outbox = "outbox"
-        static let reservation = "r:", reserveRate = "rl:"
+        static let reservation = "r:", reserveRates = "rl"
     }
 
     public var stock: String { prefix + Name.stock }
@@ -35,8 +35,8 @@ public struct InventoryKeys: Sendable {
         case stock, meta, limits, holds, outbox
         /// The hash of one reservation.
         case reservation(ReservationID)
-        /// A buyer's reserve rate limit.
-        case reserveRate(buyer: String)
+        /// The buyers' reserve rate limits (a hash by buyer).
+        case reserveRates
     }
 
     /// Appends `key` to `command` as one argument, without making the key's string: the hot
@@ -49,7 +49,7 @@ public struct InventoryKeys: Sendable {
         case .holds: command.append(prefix, Name.holds)
         case .outbox: command.append(prefix, Name.outbox)
         case .reservation(let id): command.append(prefix, Name.reservation, id.token)
-        case .reserveRate(let buyer): command.append(prefix, Name.reserveRate, buyer)
+        case .reserveRates: command.append(prefix, Name.reserveRates)
         }
     }
 

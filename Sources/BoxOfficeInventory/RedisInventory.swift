@@ -157,17 +157,17 @@ public struct RedisInventory: Sendable {
         batchCounter.increment()
         let keys = InventoryKeys(event: lane.event)
         // Keys and arguments go straight into the packed command (reserve.lua's KEYS and ARGV).
-        let reply = try await redis.eval(InventoryScripts.reserve, keyCount: 5 + 3 * items.count) { command in
+        let reply = try await redis.eval(InventoryScripts.reserve, keyCount: 6 + 2 * items.count) { command in
             keys.append(.stock, to: &command)
             keys.append(.meta, to: &command)
             keys.append(.limits, to: &command)
             keys.append(.holds, to: &command)
             keys.append(.outbox, to: &command)
+            keys.append(.reserveRates, to: &command)
             for item in items {
                 keys.append(.reservation(item.id), to: &command)
                 // Without an idempotency key, a key of the event's slot the script leaves alone.
                 if let idem = item.idempotencyKey { command.append(idem) } else { command.append(keys.prefix, "idem:-") }
-                keys.append(.reserveRate(buyer: item.buyer.rawValue), to: &command)
             }
             command.append(lane.event.rawValue)
             command.append(lane.holdTTLMs)

@@ -20,7 +20,8 @@
 --   bo:{ev:E}:outbox    STREAM events for the relay: entries of one field e, one event's record or a
 --                             reserve batch's records joined by \30 (see event_record)
 --   bo:{ev:E}:relay     STRING the relay holding the outbox's lease (relay_lease.lua), with a TTL
---   bo:{ev:E}:rl:<user> STRING the buyer's reserve rate limit (GCRA theoretical arrival time)
+--   bo:{ev:E}:rl        HASH  <user> -> the buyer's reserve rate limit (GCRA theoretical arrival time, ms);
+--                             it expires once no reserve of the event has come for burst intervals and a second
 
 -- Milliseconds since 1970 from the Redis server's clock, never the caller's.
 local function now_ms()
@@ -103,15 +104,13 @@ local function load_live_hold(rkey, user)
   return r, flat, now
 end
 
--- One GCRA (generic cell rate algorithm) decision on `key`: at most `burst`
--- requests at once, then one per `interval` ms, by Redis's clock (`now`, when
--- the caller has already read it). `stored` is the key's value when the caller
--- has read it already (false: the key does not exist). Returns allowed (1|0),
--- remaining, retry_after_ms, reset_ms (the key's new value is now + reset_ms).
-local function gcra(key, interval, burst, now, stored)
-  now = now or now_ms()
+-- One GCRA (generic cell rate algorithm) decision, by itself: at most `burst`
+-- requests at once, then one per `interval` ms, at `now` (Redis's clock), for a
+-- buyer or client whose stored theoretical arrival time is `stored` (nil or false:
+-- none). Returns allowed (1|0), remaining, retry_after_ms, reset_ms and, when
+-- allowed, the new theoretical arrival time (now + reset_ms) to store.
+local function gcra_decide(stored, interval, burst, now)
   local tolerance = interval * (burst - 1)
-  if stored == nil then stored = redis.call('GET', key) end
   local tat = tonumber(stored or now)
   if tat < now then tat = now end
   local allow_at = tat - tolerance
@@ -119,10 +118,20 @@ local function gcra(key, interval, burst, now, stored)
     return 0, 0, allow_at - now, tat - now
   end
   local new_tat = tat + interval
-  -- Whole milliseconds, formatted as integers: a number argument would go through
-  -- Redis's '%.17g' (glibc's multi-precision float printing) on every reserve.
-  redis.call('SET', key, string.format('%d', new_tat), 'PX', string.format('%d', math.ceil(new_tat - now) + 1000))
   local remaining = math.floor((tolerance - (new_tat - now - interval)) / interval)
   if remaining < 0 then remaining = 0 end
-  return 1, remaining, 0, new_tat - now
+  return 1, remaining, 0, new_tat - now, new_tat
+end
+
+-- One GCRA decision on the string `key`, which keeps the time and expires with it.
+-- Returns allowed (1|0), remaining, retry_after_ms, reset_ms.
+local function gcra(key, interval, burst)
+  local now = now_ms()
+  local allowed, remaining, retry, reset, new_tat = gcra_decide(redis.call('GET', key), interval, burst, now)
+  if allowed == 1 then
+    -- Whole milliseconds, formatted as integers: a number argument would go through
+    -- Redis's '%.17g' (glibc's multi-precision float printing).
+    redis.call('SET', key, string.format('%d', new_tat), 'PX', string.format('%d', math.ceil(reset) + 1000))
+  end
+  return allowed, remaining, retry, reset
 end

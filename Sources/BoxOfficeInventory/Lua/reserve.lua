@@ -2,14 +2,15 @@
 --
 -- The API coalesces the reserves of one event that arrive while an earlier call
 -- of this script is on its way (Coalescer), so that a rush costs Redis one call,
--- one clock read, one stock update, one read of the buyers' rate limits, one check
--- that the new reservation ids are free, one ZADD and one outbox entry per batch
--- rather than per buyer. Each request is decided
+-- one clock read, one stock update, one read and one write of the buyers' rate
+-- limits, one check that the new reservation ids are free, one ZADD and one outbox
+-- entry per batch rather than per buyer. Each request is decided
 -- exactly as if it ran alone, after those before it.
 --
 -- KEYS[1] stock  KEYS[2] meta  KEYS[3] limits  KEYS[4] holds  KEYS[5] outbox
--- then for request i (0-based): KEYS[6+3i] the new reservation's hash,
--- KEYS[7+3i] the idempotency key, KEYS[8+3i] the buyer's rate-limit key
+-- KEYS[6] the buyers' reserve rate limits (a hash by buyer)
+-- then for request i (0-based): KEYS[7+2i] the new reservation's hash,
+-- KEYS[8+2i] the idempotency key
 -- ARGV[1] event id  ARGV[2] hold ttl (ms)  ARGV[3] max qty per request
 -- ARGV[4] idempotency key lifetime (s)  ARGV[5] rate-limit interval (ms)
 -- ARGV[6] rate-limit burst (0 = no limit)
@@ -26,7 +27,7 @@
 -- tickets of a category never exceed its max_per_user; one idempotency key
 -- of one buyer maps to one reservation. Writes the batch's reservation.held
 -- events to the outbox as one entry: their records joined by \30.
-local stock, meta, limits, holds, outbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local stock, meta, limits, holds, outbox, rate_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local event, max_qty, idem_ttl = ARGV[1], tonumber(ARGV[3]), ARGV[4]
 local rate_interval, rate_burst = tonumber(ARGV[5]), tonumber(ARGV[6])
 local now = now_ms()
@@ -35,17 +36,19 @@ local created, expires = tostring(now), tostring(now + tonumber(ARGV[2]))
 local categories = {}  -- name -> its meta and stock as this batch leaves them, or false: no such category
 local zadd = { 'ZADD', holds }
 local held = {}   -- the outbox records of the batch's holds
-local rates = {}  -- rate-limit key -> its value, as read once for the batch and then set by it
+local rates = {}  -- buyer -> their rate limit's time, as read once for the batch and then moved by it
+local rated, moved = {}, {}  -- the buyers whose time the batch moved, each once, in order; and as a set
 local replies = {}
 local ids_in_use = false  -- whether some new reservation key of the batch exists already
 local minted = {}    -- the reservation keys this batch has written
 
-local function reserve(rkey, idem, rate_key, rid, cat, user, qty_arg, use_idem, held_id)
+local function reserve(rkey, idem, rid, cat, user, qty_arg, use_idem, held_id)
   -- The buyer's request rate, checked in the same round trip (GCRA, Redis time).
   if rate_burst > 0 then
-    local allowed, _, retry, reset = gcra(rate_key, rate_interval, rate_burst, now, rates[rate_key])
+    local allowed, _, retry, reset, tat = gcra_decide(rates[user], rate_interval, rate_burst, now)
     if allowed == 0 then return { 'rate_limited', retry, reset } end
-    rates[rate_key] = now + reset
+    if not moved[user] then moved[user] = true; rated[#rated + 1] = user end
+    rates[user] = tat
   end
   if use_idem then
     local existing = redis.call('GET', idem)
@@ -94,19 +97,19 @@ end
 
 local count = (#ARGV - 6) / 6
 if rate_burst > 0 then
-  local names = {}
-  for i = 0, count - 1 do names[i + 1] = KEYS[8 + 3 * i] end
-  local stored = redis.call('MGET', unpack(names))
-  for i = 1, count do rates[names[i]] = stored[i] end
+  local buyers = {}
+  for i = 0, count - 1 do buyers[i + 1] = ARGV[9 + 6 * i] end
+  local stored = redis.call('HMGET', rate_key, unpack(buyers))
+  for i = 1, count do rates[buyers[i]] = stored[i] end
 end
 do
   local rkeys = {}
-  for i = 0, count - 1 do rkeys[i + 1] = KEYS[6 + 3 * i] end
+  for i = 0, count - 1 do rkeys[i + 1] = KEYS[7 + 2 * i] end
   ids_in_use = redis.call('EXISTS', unpack(rkeys)) > 0
 end
 for i = 0, count - 1 do
-  local k, a = 6 + 3 * i, 7 + 6 * i
-  replies[i + 1] = reserve(KEYS[k], KEYS[k + 1], KEYS[k + 2],
+  local k, a = 7 + 2 * i, 7 + 6 * i
+  replies[i + 1] = reserve(KEYS[k], KEYS[k + 1],
     ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4] == '1', ARGV[a + 5])
 end
 -- The batch's holds move stock once per category, enter the expiry index in one
@@ -118,5 +121,16 @@ for cat, c in pairs(categories) do
   end
 end
 if #zadd > 2 then redis.call(unpack(zadd)) end
+-- The buyers' new times, in one write. Each lies at most burst intervals ahead, so the
+-- hash outlives them all by a second, and goes once the event has been quiet that long.
+if #rated > 0 then
+  local hset = { 'HSET', rate_key }
+  for _, user in ipairs(rated) do
+    hset[#hset + 1] = user
+    hset[#hset + 1] = string.format('%d', rates[user])
+  end
+  redis.call(unpack(hset))
+  redis.call('PEXPIRE', rate_key, string.format('%d', rate_interval * rate_burst + 1000))
+end
 if #held > 0 then redis.call('XADD', outbox, '*', 'e', table.concat(held, '\30')) end
 return replies
