@@ -100,6 +100,16 @@ public struct CategoryName: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: String
 
     public init?(_ rawValue: String) {
+        // Printable ASCII, which nearly every name is, is checked on its bytes: there each
+        // byte is one character, none is a control character and only the space is blank.
+        let utf8 = rawValue.utf8
+        if utf8.allSatisfy({ $0 >= 0x20 && $0 <= 0x7E }) {
+            guard (1...64).contains(utf8.count), !utf8.contains(UInt8(ascii: "|")),
+                  utf8.first != UInt8(ascii: " "), utf8.last != UInt8(ascii: " ")
+            else { return nil }
+            self.rawValue = rawValue
+            return
+        }
         let trimmed = rawValue
         guard (1...64).contains(trimmed.count), trimmed.utf8.count <= 256,
               !trimmed.contains("|"), !trimmed.unicodeScalars.contains(where: \.isControlCharacter),

@@ -26,7 +26,7 @@ func decodeJSON<T: ScannableRequestBody>(_ type: T.Type, from request: Request, 
 
 /// The body of a request that must be JSON: 415 for another content type, 413 over the size limit.
 private func collectJSONBody(_ request: Request, context: BoxOfficeRequestContext) async throws -> ByteBuffer {
-    if let contentType = request.headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
+    if let contentType = request.headers[.contentType], !asciiHasPrefixIgnoringCase(contentType, "application/json") {
         throw Problem(status: .unsupportedMediaType, code: "unsupported_media_type", title: "Unsupported Media Type",
                       detail: "Send the body as application/json.")
     }

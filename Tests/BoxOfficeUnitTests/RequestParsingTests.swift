@@ -1,0 +1,35 @@
+@testable import BoxOfficeApp
+import BoxOfficeDomain
+import Testing
+
+/// The byte-level readers of the reserve path agree with the rules they stand for.
+@Suite struct RequestParsingTests {
+    /// Printable ASCII names take the byte path; others the character path; both apply one rule:
+    /// 1–64 characters, no `|`, no control character, no blank at either end.
+    @Test func categoryNamesFollowOneRuleOnBothPaths() {
+        let valid = ["floor", "A", "Block C|D".replacingOccurrences(of: "|", with: "/"), String(repeating: "x", count: 64),
+                     "Tribüne Nord", "première loge", "🎟️ VIP", String(repeating: "é", count: 64)]
+        let invalid = ["", " floor", "floor ", "a|b", String(repeating: "x", count: 65), "tab\there", "nl\n", "\u{7F}del",
+                       "é|é", " é", "é ", String(repeating: "é", count: 65), "\u{85}é", "\u{3000}é", "é\u{3000}"]
+        for name in valid { #expect(CategoryName(name)?.rawValue == name, "\(name.debugDescription) is valid") }
+        for name in invalid { #expect(CategoryName(name) == nil, "\(name.debugDescription) is invalid") }
+    }
+
+    @Test func theBearerSchemeIsReadInAnyCase() {
+        #expect(AuthenticationMiddleware.bearerToken("Bearer abc.def.ghi") == "abc.def.ghi")
+        #expect(AuthenticationMiddleware.bearerToken("bEaReR x") == "x")
+        for header in ["Bearer", "Bearer ", "Bearer  x", "Basic abc", "Bearerx abc", "Token abc", "", String(repeating: "b", count: 10),
+                       "Bearer " + String(repeating: "t", count: 4097)] {
+            #expect(AuthenticationMiddleware.bearerToken(header) == nil, "\(header.prefix(20).debugDescription) is refused")
+        }
+        #expect(AuthenticationMiddleware.bearerToken("Bearer " + String(repeating: "t", count: 4096))?.utf8.count == 4096)
+    }
+
+    @Test func contentTypesAreComparedWithoutCase() {
+        #expect(asciiHasPrefixIgnoringCase("application/json", "application/json"))
+        #expect(asciiHasPrefixIgnoringCase("Application/JSON; charset=utf-8", "application/json"))
+        #expect(!asciiHasPrefixIgnoringCase("application/jso", "application/json"))
+        #expect(!asciiHasPrefixIgnoringCase("text/plain", "application/json"))
+        #expect(!asciiHasPrefixIgnoringCase("applicatioN/jsoÑ", "application/json"))
+    }
+}
