@@ -380,7 +380,9 @@ import Testing
             }
         }
         let reserve = InventoryScripts.reserve.source
-        #expect(reserve.contains("local function gcra(") && reserve.contains("local function event_uuid("))
+        #expect(reserve.contains("local function gcra_decide(") && reserve.contains("local function event_uuid("))
+        #expect(!reserve.contains("local function gcra("), "reserve.lua keeps its buyers' times itself")
+        #expect(InventoryScripts.rateLimit.source.contains("local function gcra_decide(") && InventoryScripts.rateLimit.source.contains("local function gcra("))
         #expect(!reserve.contains("local function load_live_hold(") && !reserve.contains("local function release("))
         #expect(!InventoryScripts.availability.source.contains("local function "))
     }
