@@ -52,7 +52,8 @@ public struct BookingWriter: Sendable {
         guard !events.isEmpty else { return Result() }
         // The same event twice in one batch counts once.
         var seen = Set<String>()
-        let unique = events.filter { seen.insert($0.id.lowercased()).inserted }
+        seen.reserveCapacity(events.count)
+        let unique = events.filter { seen.insert(Self.caseFolded($0.id)).inserted }
         var onlyHeld: [String: Bool] = [:]
         for e in unique { onlyHeld[e.reservation_id] = (onlyHeld[e.reservation_id] ?? true) && e.type == .held }
         var heldRows = Set<String>()
@@ -66,6 +67,12 @@ public struct BookingWriter: Sendable {
             // there first. The batch goes again with the statement that merges into existing rows.
             return try await write(held: held, others: others, of: events.count, heldRowsAreNew: false)
         }
+    }
+
+    /// `id` with ASCII capitals lowered; the id itself (no copy) when it has none, as the
+    /// relay's lowercase UUIDs never do.
+    static func caseFolded(_ id: String) -> String {
+        id.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? id.lowercased() : id
     }
 
     /// One transaction for a batch: `held`, the reservations whose only event is their
@@ -120,7 +127,7 @@ public struct BookingWriter: Sendable {
                 RETURNING event_id::text
                 """)
             let freshIDs = Set(try fresh.map { try $0.string(0) ?? "" })
-            let new = others.filter { freshIDs.contains($0.id.lowercased()) }
+            let new = others.filter { freshIDs.contains(Self.caseFolded($0.id)) }
             result.duplicates += others.count - new.count
             guard !new.isEmpty else { return result }
 

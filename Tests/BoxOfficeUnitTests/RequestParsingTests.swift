@@ -1,5 +1,6 @@
 @testable import BoxOfficeApp
 import BoxOfficeDomain
+@testable import BoxOfficePipeline
 import Testing
 
 /// The byte-level readers of the reserve path agree with the rules they stand for.
@@ -23,6 +24,12 @@ import Testing
             #expect(AuthenticationMiddleware.bearerToken(header) == nil, "\(header.prefix(20).debugDescription) is refused")
         }
         #expect(AuthenticationMiddleware.bearerToken("Bearer " + String(repeating: "t", count: 4096))?.utf8.count == 4096)
+    }
+
+    /// The worker counts an event id once whatever its case, without copying the lowercase ones.
+    @Test func eventIdsAreCaseFolded() {
+        #expect(BookingWriter.caseFolded("0f8fad5b-d9cb-469f-a165-70867728950e") == "0f8fad5b-d9cb-469f-a165-70867728950e")
+        #expect(BookingWriter.caseFolded("0F8FAD5B-D9CB-469F-A165-70867728950E") == "0f8fad5b-d9cb-469f-a165-70867728950e")
     }
 
     @Test func contentTypesAreComparedWithoutCase() {

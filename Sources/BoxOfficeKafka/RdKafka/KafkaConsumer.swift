@@ -99,6 +99,8 @@ public final class KafkaConsumer: Sendable {
             let deadline = ContinuousClock.now + maxWait
             handle.context.pendingBatch.withLock { $0.removeAll(keepingCapacity: true) }
             var count = 0
+            // The topic's name, read once per topic handle rather than copied out for every message.
+            var lastTopic: (handle: OpaquePointer, name: String)? = nil
             while count < maxMessages {
                 let remaining = ContinuousClock.now.duration(to: deadline)
                 if remaining <= .zero && count > 0 { break }
@@ -118,7 +120,15 @@ public final class KafkaConsumer: Sendable {
                 }
                 let value = m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) } ?? []
                 let key = m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) }
-                let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+                let topic: String
+                if let rkt = m.rkt {
+                    if let last = lastTopic, last.handle == rkt { topic = last.name } else {
+                        topic = String(cString: rd_kafka_topic_name(rkt))
+                        lastTopic = (rkt, topic)
+                    }
+                } else {
+                    topic = ""
+                }
                 handle.context.pendingBatch.withLock {
                     $0.append(KafkaMessage(topic: topic, partition: m.partition, offset: m.offset, key: key, value: value))
                 }
