@@ -108,14 +108,14 @@ public struct RedisInventory: Sendable {
     public func reserve(
         event: EventID, category: CategoryName, buyer: BuyerID, quantity: Int, idempotencyKey: String? = nil
     ) async throws -> ReserveOutcome {
-        let keys = InventoryKeys(event: event)
         let rate = configuration.reserveRate
         let lane = ReserveLane(
             event: event, loop: RedisClient.currentEventLoopID,
             holdTTLMs: Int(configuration.holdTTL.inMilliseconds), maxQuantity: configuration.maxQuantityPerRequest,
             idempotencySeconds: Int(configuration.idempotencyTTL.components.seconds),
             rateIntervalMs: max(1, Int((rate?.interval ?? .zero).inMilliseconds)), rateBurst: rate?.burst ?? 0)
-        let idem = idempotencyKey.map { keys.idempotency(buyer: buyer.rawValue, key: $0) }
+        // The event's key prefix is made only for a key; reserveBatch appends the others in parts.
+        let idem = idempotencyKey.map { InventoryKeys(event: event).idempotency(buyer: buyer.rawValue, key: $0) }
         for _ in 0..<3 {
             let id = ReservationID.fresh(in: event)
             let reply = try await reserves.submit(

@@ -36,8 +36,9 @@ local created, expires = tostring(now), tostring(now + tonumber(ARGV[2]))
 local categories = {}  -- name -> its meta and stock as this batch leaves them, or false: no such category
 local zadd = { 'ZADD', holds }
 local held = {}   -- the outbox records of the batch's holds
-local rates = {}  -- buyer -> their rate limit's time, as read once for the batch and then moved by it
-local rated, moved = {}, {}  -- the buyers whose time the batch moved, each once, in order; and as a set
+-- buyer -> their rate limit's time: as read for the batch (a string, or false for none),
+-- then a number once the batch has moved it
+local rates = {}
 local replies = {}
 local ids_in_use = false  -- whether some new reservation key of the batch exists already
 local minted = {}    -- the reservation keys this batch has written
@@ -47,7 +48,6 @@ local function reserve(rkey, idem, rid, cat, user, qty_arg, use_idem, held_id)
   if rate_burst > 0 then
     local allowed, _, retry, reset, tat = gcra_decide(rates[user], rate_interval, rate_burst, now)
     if allowed == 0 then return { 'rate_limited', retry, reset } end
-    if not moved[user] then moved[user] = true; rated[#rated + 1] = user end
     rates[user] = tat
   end
   if use_idem then
@@ -121,14 +121,17 @@ for cat, c in pairs(categories) do
   end
 end
 if #zadd > 2 then redis.call(unpack(zadd)) end
--- The buyers' new times, in one write. Each lies at most burst intervals ahead, so the
--- hash outlives them all by a second, and goes once the event has been quiet that long.
-if #rated > 0 then
-  local hset = { 'HSET', rate_key }
-  for _, user in ipairs(rated) do
+-- The buyers' new times (those the batch moved), in one write. Each lies at most burst
+-- intervals ahead, so the hash outlives them all by a second, and goes once the event has
+-- been quiet that long.
+local hset = { 'HSET', rate_key }
+for user, tat in pairs(rates) do
+  if type(tat) == 'number' then
     hset[#hset + 1] = user
-    hset[#hset + 1] = string.format('%d', rates[user])
+    hset[#hset + 1] = string.format('%d', tat)
   end
+end
+if #hset > 2 then
   redis.call(unpack(hset))
   redis.call('PEXPIRE', rate_key, string.format('%d', rate_interval * rate_burst + 1000))
 end
