@@ -110,12 +110,11 @@ public struct CategoryName: Hashable, Sendable, CustomStringConvertible {
             self.rawValue = rawValue
             return
         }
-        let trimmed = rawValue
-        guard (1...64).contains(trimmed.count), trimmed.utf8.count <= 256,
-              !trimmed.contains("|"), !trimmed.unicodeScalars.contains(where: \.isControlCharacter),
-              trimmed.first?.isWhitespace == false, trimmed.last?.isWhitespace == false
+        guard (1...64).contains(rawValue.count), utf8.count <= 256,
+              !rawValue.contains("|"), !rawValue.unicodeScalars.contains(where: \.isControlCharacter),
+              rawValue.first?.isWhitespace == false, rawValue.last?.isWhitespace == false
         else { return nil }
-        self.rawValue = trimmed
+        self.rawValue = rawValue
     }
 
     public var description: String { rawValue }

@@ -24,6 +24,8 @@ public struct InventoryKeys: Sendable {
     public var limits: String { prefix + Name.limits }
     public var holds: String { prefix + Name.holds }
     public var outbox: String { prefix + Name.outbox }
+    /// The buyers' reserve rate limits (a hash by buyer).
+    public var reserveRates: String { prefix + Name.reserveRates }
     /// Which relay carries the outbox stream to Kafka (see `Lua/relay_lease.lua`).
     public var relayLease: String { prefix + "relay" }
 

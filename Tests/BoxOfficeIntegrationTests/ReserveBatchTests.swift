@@ -85,7 +85,7 @@ struct ReserveBatchTests {
             #expect(try replies.map { try ScriptReply($0).status } == ["held", "held", "rate_limited", "held"])
             #expect(try await f.stock().available == 7)
             // The buyers' times are one hash of the event, which lives burst intervals and a second.
-            let rates = f.keys.stock.replacingOccurrences(of: ":stock", with: ":rl")
+            let rates = f.keys.reserveRates
             let times = try await f.inventory.redis.send(["HGETALL", .string(rates)]).array?.compactMap(\.string) ?? []
             #expect(Set(stride(from: 0, to: times.count, by: 2).map { times[$0] }) == [f.buyer(7).rawValue, f.buyer(8).rawValue])
             let ttl = try await f.inventory.redis.send(["PTTL", .string(rates)]).int ?? -1

@@ -138,7 +138,7 @@ public struct AuthenticationMiddleware: RouterMiddleware {
     static func bearerToken(_ header: String) -> String? {
         let utf8 = header.utf8
         guard utf8.count > 7, utf8.count <= 7 + 4096, asciiHasPrefixIgnoringCase(header, "bearer ") else { return nil }
-        let token = header.utf8.dropFirst(7)
+        let token = utf8.dropFirst(7)
         guard token.first != UInt8(ascii: " ") else { return nil }
         return String(Substring(token))
     }
