@@ -22,8 +22,8 @@ install:       ## only install the apt and pip packages
 build:         ## debug build
 	swift build
 
-clean-run: down ## stop the stack and delete its state (.run/)
-	rm -rf .run
+clean-run: down ## stop the stack and delete its state (.run/, and PostgreSQL's data wherever it lives)
+	@scripts/clean-run.sh
 
 bench:         ## benchmarks and a k6 on-sale rehearsal on the running stack; prints a report
 	@scripts/bench.sh

@@ -21,9 +21,50 @@ die()  { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 is_root() { [ "$(id -u)" = 0 ]; }
 
 # Runs a command as the PostgreSQL service user when we are root (initdb and
-# postgres refuse to run as root); as ourselves otherwise.
+# postgres refuse to run as root), from / since it may not enter our folder;
+# as ourselves otherwise.
 as_pg() {
-    if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+    if is_root; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
+}
+
+# Where servers that run under another user keep what they must reach by path.
+# As root the checkout may sit in a folder that user cannot enter (root's home,
+# a mktemp -d folder), and its permissions are not ours to loosen; so such state
+# lives in a folder of its own per run directory, under SERVICE_STATE_ROOT, and
+# the run directory holds a symlink to it. As an ordinary user it stays in place.
+SERVICE_STATE_ROOT="${BOXOFFICE_SERVICE_STATE_ROOT:-/var/lib/boxoffice}"
+
+# service_state_dir RUN: prints the folder for RUN's service-user state
+# (created, root-owned, mode 755), named by a hash of RUN's real path so two
+# checkouts, or a checkout and its test stack, never share one.
+service_state_dir() {
+    local run key dir
+    run="$(realpath -m "$1")"
+    key="$(printf '%s' "$run" | sha256sum | cut -c1-16)"
+    dir="$SERVICE_STATE_ROOT/$key"
+    install -d -m 755 "$SERVICE_STATE_ROOT" "$dir"
+    printf '%s\n' "$run" > "$dir/owner"
+    echo "$dir"
+}
+
+# remove_run_dir RUN: deletes RUN and the service-user state its symlinks point to.
+remove_run_dir() {
+    local run="$1" link target
+    [ -e "$run" ] || return 0
+    while IFS= read -r link; do
+        target="$(readlink "$link")"
+        case "$target" in
+            "$SERVICE_STATE_ROOT"/*) rm -rf "$(dirname "$target")" ;;
+        esac
+    done < <(find "$run" -maxdepth 2 -type l 2>/dev/null)
+    rm -rf "$run"
+}
+
+# need_root_or_sudo WHAT: one clear line when the caller can neither act as
+# root nor use sudo.
+need_root_or_sudo() {
+    is_root || command -v sudo >/dev/null 2>&1 && return 0
+    die "$1 needs root or sudo: run as root, or as a user with sudo (see README, 'Where it runs')"
 }
 
 pg_bindir() {

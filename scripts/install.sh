@@ -15,6 +15,7 @@ for p in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
+    need_root_or_sudo "installing ${missing[*]}"
     log "apt: installing ${missing[*]}"
     SUDO=""; is_root || SUDO="sudo"
     export DEBIAN_FRONTEND=noninteractive

@@ -43,21 +43,40 @@ start_redis() {
 }
 
 # MARK: PostgreSQL
+# As root, PostgreSQL runs as the postgres user, which may not be able to enter
+# the checkout: a new stack's data, socket and log then live in
+# service_state_dir, $RUN/postgres being a symlink to them (see common.sh).
+# $LOGS/postgres.log links to the log wherever it is.
+pg_dir() {
+    local dir="$RUN/postgres" state
+    if is_root && [ ! -e "$dir" ]; then
+        state="$(service_state_dir "$RUN")"
+        install -d -o postgres -g postgres -m 700 "$state/postgres"
+        ln -sfn "$state/postgres" "$dir"
+    fi
+    mkdir -p "$dir"
+    dir="$(readlink -f "$dir")"
+    if [ ! -e "$dir/postgres.log" ]; then
+        touch "$dir/postgres.log"
+        if is_root; then chown postgres:postgres "$dir" "$dir/postgres.log"; chmod 700 "$dir"; fi
+    fi
+    ln -sfn "$dir/postgres.log" "$LOGS/postgres.log"
+    echo "$dir"
+}
+
 start_postgres() {
-    local bin data="$RUN/postgres/data" sock="$RUN/postgres"
-    bin="$(pg_bindir)"
+    local bin pgdir data sock
+    bin="$(pg_bindir)"; pgdir="$(pg_dir)"; data="$pgdir/data"; sock="$pgdir"
     if [ -f "$data/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
         log "postgres: already running on $PG_PORT"
     else
         port_open "$PG_PORT" && die "postgres: port $PG_PORT is taken by another process; set BOXOFFICE_PG_PORT"
-        mkdir -p "$sock"
-        if is_root; then chown postgres:postgres "$sock"; chmod 700 "$sock"; touch "$LOGS/postgres.log"; chown postgres "$LOGS/postgres.log"; fi
         if [ ! -f "$data/PG_VERSION" ]; then
             log "postgres: initdb $data"
             as_pg "$bin/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
                 -E UTF8 --locale=C.UTF-8 >"$LOGS/initdb.log" 2>&1 || die "initdb failed; see $LOGS/initdb.log"
         fi
-        as_pg "$bin/pg_ctl" -D "$data" -l "$LOGS/postgres.log" -w -t 60 \
+        as_pg "$bin/pg_ctl" -D "$data" -l "$pgdir/postgres.log" -w -t 60 \
             -o "-p $PG_PORT -k $sock -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null \
             || die "postgres did not start; see $LOGS/postgres.log"
         log "postgres: listening on 127.0.0.1:$PG_PORT"
@@ -147,8 +166,9 @@ ENV
 stop_all() {
     stop_pid prometheus "$PIDS/prometheus.pid"
     stop_pid kafka "$PIDS/kafka.pid"
-    if [ -f "$RUN/postgres/data/postmaster.pid" ]; then
-        as_pg "$(pg_bindir)/pg_ctl" -D "$RUN/postgres/data" -m fast -w stop >/dev/null 2>&1 && log "stopped postgres" || true
+    local data; data="$(readlink -f "$RUN/postgres" || true)/data"
+    if [ -f "$data/postmaster.pid" ]; then
+        as_pg "$(pg_bindir)/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 && log "stopped postgres" || true
     fi
     rm -f "$PIDS/postgres.pid"
     if pid_alive "$PIDS/redis.pid"; then

@@ -20,7 +20,7 @@ export BOXOFFICE_ENV_FILE="$BOXOFFICE_RUN_DIR/env"
 
 # A fresh test stack every run.
 "$ROOT/scripts/stack.sh" stop >/dev/null 2>&1 || true
-rm -rf "$BOXOFFICE_RUN_DIR"
+remove_run_dir "$BOXOFFICE_RUN_DIR"
 SUMMARY=""
 # A test process that crashes leaves its children running: APIs and workers, found by this
 # mark they inherit, and private redis-servers (which overwrite their environment with their
@@ -48,6 +48,8 @@ cleanup() {
     if [ -n "$SUMMARY" ]; then echo "$SUMMARY"; fi
 }
 trap cleanup EXIT
+# The whole suite first checks the stack's servers start from a private clone.
+if [ "$#" -eq 0 ]; then "$ROOT/scripts/test-clone.sh"; fi
 "$ROOT/scripts/stack.sh" start
 # shellcheck disable=SC1090
 source "$BOXOFFICE_RUN_DIR/env"
