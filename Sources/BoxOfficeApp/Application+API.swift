@@ -51,8 +51,6 @@ public struct Dependencies: Sendable {
 public func buildAPIApplication(
     settings: BoxOfficeSettings, dependencies: Dependencies, registry: PrometheusCollectorRegistry, logger: Logger
 ) async throws -> some ApplicationProtocol {
-    let producer = try KafkaProducer(
-        configuration: KafkaProducerConfiguration(kafka: settings.kafka(clientID: "boxoffice-api-relay")), logger: logger)
     let router = await buildAPIRouter(settings: settings, dependencies: dependencies, registry: registry, logger: logger)
     var app = Application(
         router: router,
@@ -64,10 +62,17 @@ public func buildAPIApplication(
     var relayConfiguration = OutboxRelay.Configuration()
     relayConfiguration.leaseTime = .milliseconds(settings.relayLeaseMs)
     relayConfiguration.topic = settings.kafkaTopic
-    let relay = OutboxRelay(redis: dependencies.redis, producer: producer, configuration: relayConfiguration, logger: logger)
+    relayConfiguration.stallTimeout = .seconds(settings.relayStallSeconds)
+    let relay = OutboxRelay(
+        redis: dependencies.redis, producer: KafkaProducerConfiguration(kafka: settings.kafka(clientID: "boxoffice-api-relay")),
+        configuration: relayConfiguration, logger: logger)
+    var repairConfiguration = PipelineRepair.Configuration()
+    repairConfiguration.grace = .seconds(settings.repairGraceSeconds)
+    repairConfiguration.leaseTime = .milliseconds(settings.relayLeaseMs)
+    let repair = PipelineRepair(redis: dependencies.redis, db: dependencies.postgres, configuration: repairConfiguration, logger: logger)
     let reporter = MetricsReporter(redis: dependencies.redis, postgres: dependencies.postgres, reportStock: true, interval: .seconds(2), logger: logger)
     // Services stop in the reverse of this order, once the HTTP server has: the clients last.
-    app.addServices(ClientShutdown(dependencies: dependencies), dependencies.redis, producer, relay, sweeper, reporter)
+    app.addServices(ClientShutdown(dependencies: dependencies), dependencies.redis, relay, repair, sweeper, reporter)
     return app
 }
 

@@ -28,6 +28,11 @@ public struct InventoryKeys: Sendable {
     public var reserveRates: String { prefix + Name.reserveRates }
     /// Which relay carries the outbox stream to Kafka (see `Lua/relay_lease.lua`).
     public var relayLease: String { prefix + "relay" }
+    /// How far the relay has carried the outbox stream: the last delivered entry and how
+    /// many delivered entries are still in the stream (see `Lua/outbox_advance.lua`).
+    public var relayProgress: String { prefix + "relayed" }
+    /// Which repair loop checks the delivered entries against PostgreSQL (a lease, as `relayLease`).
+    public var repairLease: String { prefix + "repair" }
 
     /// The hash of one reservation of this event.
     public func reservation(_ id: ReservationID) -> String { prefix + Name.reservation + id.token }

@@ -74,11 +74,25 @@ public struct OutboxEntry: Sendable, Equatable {
                   paymentRef: d["payment_ref"], paymentStatus: d["payment_status"], reason: d["reason"], attempt: d["attempt"])
     }
 
-    /// The value of a packed entry's one field, `e`; nil for the older layout.
+    /// The value of a packed entry's first field, `e`; nil for the older layout. (An entry
+    /// the repair loop appended again also has `r`, see `republished(fields:)`.)
     private static func packedValue(_ flat: [RESPValue]) -> [UInt8]? {
-        guard flat.count == 2, case .bulkString(let name) = flat[0], name == [UInt8(ascii: "e")],
+        guard flat.count >= 2, case .bulkString(let name) = flat[0], name == [UInt8(ascii: "e")],
               case .bulkString(let packed) = flat[1] else { return nil }
         return packed
+    }
+
+    /// How many times the repair loop has published a stream entry's events again (its
+    /// field `r`; 0 for an entry the inventory scripts wrote).
+    public static func republished(fields flat: [RESPValue]) -> Int {
+        guard flat.count == 4, flat[2].string == "r" else { return 0 }
+        return flat[3].string.flatMap { Int($0) } ?? 0
+    }
+
+    /// A stream entry's events as records joined by the record separator, as a script
+    /// writes them (the value of field `e`).
+    public static func packed(_ events: [OutboxEntry]) -> String {
+        events.map(\.packed).joined(separator: "\u{1E}")
     }
 
     /// One event's record: its 16 fields joined by the separator.

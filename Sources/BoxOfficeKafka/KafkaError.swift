@@ -27,6 +27,24 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable {
         public static let noOffset = Code(rawValue: -168)
         /// `RD_KAFKA_RESP_ERR__FATAL`: an idempotent-producer fatal error.
         public static let fatal = Code(rawValue: -150)
+        /// `RD_KAFKA_RESP_ERR__PURGE_QUEUE`: the message was purged before it was sent.
+        public static let purgedQueued = Code(rawValue: -152)
+        /// `RD_KAFKA_RESP_ERR__PURGE_INFLIGHT`: the message was purged while the broker had it.
+        public static let purgedInFlight = Code(rawValue: -151)
+        /// `RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER`: the broker lost the producer's sequence.
+        public static let outOfOrderSequenceNumber = Code(rawValue: 45)
+        /// `RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH`.
+        public static let invalidProducerEpoch = Code(rawValue: 47)
+        /// `RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID`: the broker no longer knows the producer (it lost its state).
+        public static let unknownProducerID = Code(rawValue: 59)
+        /// `RD_KAFKA_RESP_ERR_PRODUCER_FENCED`: the broker gave the producer's id to another producer.
+        public static let producerFenced = Code(rawValue: 90)
+
+        /// Whether the error says the producer's idempotence state is gone (a broker that lost
+        /// its log, a fatal error): only a new producer delivers again.
+        public var meansProducerStateLost: Bool {
+            [.fatal, .outOfOrderSequenceNumber, .invalidProducerEpoch, .unknownProducerID, .producerFenced].contains(self)
+        }
 
         public var description: String { "\(rawValue)" }
     }

@@ -12,16 +12,23 @@ import ServiceLifecycle
 /// One relay at a time carries a stream: it holds the stream's lease in Redis
 /// (`bo:{ev:E}:relay`, see `relay_lease.lua`), so several API replicas share the
 /// events and each stream goes out in the order it was written. The holder
-/// reads the oldest entries (`XRANGE`), publishes each of their events (one, or
-/// the holds of a reserve batch) keyed by reservation id
-/// with the idempotent producer, and only after the broker's delivery reports
-/// trims the stream (`XTRIM MINID`) up to the first entry whose delivery
-/// failed, or past the last when none did. A failed entry (one of its events
-/// failed) and those after it
-/// are read again on the next round; a relay that dies or freezes loses its
-/// leases after `leaseTime`, and the next holder starts again from the oldest
-/// entry left. An entry may go out twice (the worker absorbs repeats), never
-/// not at all. While the broker is down the streams simply grow.
+/// reads the entries after the stream's cursor (`outbox_read.lua`), publishes
+/// each of their events (one, or the holds of a reserve batch) keyed by
+/// reservation id with the idempotent producer, and only after the broker's
+/// delivery reports moves the cursor (`outbox_advance.lua`) past the last entry
+/// before the first whose delivery failed. The entries stay in the stream until
+/// the repair loop (`PipelineRepair`) has seen their events in PostgreSQL, so a
+/// broker that loses what it acknowledged loses nothing. A relay that dies or
+/// freezes loses its leases after `leaseTime`, and the next holder starts again
+/// after the cursor. An entry may go out twice (the worker absorbs repeats),
+/// never not at all. While the broker is down the streams simply grow.
+///
+/// The relay owns its producer and replaces it when it stops delivering while
+/// entries wait: at once on an error that means the producer's idempotence state
+/// is gone (a broker that came back without its log), otherwise once nothing has
+/// been delivered for `stallTimeout`. On graceful shutdown it aborts the batch
+/// in flight, so it stops within moments whatever the broker does; undelivered
+/// entries stay in the stream for the next start.
 ///
 /// A consumer group would cost Redis about five times as much per entry: each
 /// read is written to the AOF as one `XCLAIM` per entry, then acknowledged.
@@ -33,7 +40,7 @@ public struct OutboxRelay: Service {
         /// Entries read per stream per round (an entry holds one event, or up to
         /// `InventoryConfiguration.reserveBatchLimit` holds). Default 1,500: a round waits
         /// for the broker's delivery reports (about `linger.ms` and a round trip), so this
-        /// bounds the relay's rate; 500 capped it near the API's reserve rate.
+        /// bounds the relay's rate (see docs/performance.md).
         public var batchSize = 1_500
         /// Pause when a round found nothing. Default 10 ms.
         public var idleDelay: Duration = .milliseconds(10)
@@ -48,31 +55,65 @@ public struct OutboxRelay: Service {
         /// another. Renewed once a quarter of it has run; a stream another relay holds is
         /// asked for every tenth of it. Default 10 s.
         public var leaseTime: Duration = .seconds(10)
+        /// With entries waiting and nothing delivered for this long, the producer is replaced.
+        /// It is also the producer's `message.timeout.ms`, so no batch waits longer. Default 15 s.
+        public var stallTimeout: Duration = .seconds(15)
+        /// The first pause after replacing the producer; it doubles with each replacement in a
+        /// row, up to `maximumRestartDelay`, and starts again after a delivery. Default 1 s.
+        public var restartDelay: Duration = .seconds(1)
+        /// Default 8 s.
+        public var maximumRestartDelay: Duration = .seconds(8)
         /// This relay's name in the leases it holds. Default host, pid and a random suffix.
         public var name = "relay-\(localHostName())-\(getpid())-\(randomHex(bytes: 3))"
         public init() {}
     }
 
     let redis: RedisClient
-    let producer: KafkaProducer
+    let producers: ProducerSlot
     let configuration: Configuration
     let logger: Logger
     let published: Counter
     let failed: Counter
+    let restarts: Counter
     let pending: Gauge
+    let oldestAge: Gauge
+    let unpersistedAge: Gauge
 
-    public init(redis: RedisClient, producer: KafkaProducer, configuration: Configuration = .init(), logger: Logger) {
+    /// A relay whose producers are made from `producer` (its message timeout set to `stallTimeout`).
+    public init(redis: RedisClient, producer: KafkaProducerConfiguration, configuration: Configuration = .init(), logger: Logger) {
         self.redis = redis
-        self.producer = producer
+        var producer = producer
+        producer.messageTimeoutMilliseconds = Int(configuration.stallTimeout.inMilliseconds)
+        self.producers = ProducerSlot(configuration: producer, logger: logger)
         self.configuration = configuration
         self.logger = logger
         self.published = Counter(label: "outbox_published_total", dimensions: [("result", "ok")])
         self.failed = Counter(label: "outbox_published_total", dimensions: [("result", "error")])
-        // Entries of every stream not yet relayed (an entry is one event, or a reserve batch's holds).
+        self.restarts = Counter(label: "outbox_producer_restarts_total")
+        // Entries of every stream not yet delivered (an entry is one event, or a reserve batch's holds).
         self.pending = Gauge(label: "outbox_pending")
+        // Age of the oldest entry not yet delivered, over every stream (0 when none waits).
+        self.oldestAge = Gauge(label: "outbox_oldest_age_seconds")
+        // Age of the oldest entry whose events are not yet known to be in PostgreSQL.
+        self.unpersistedAge = Gauge(label: "pipeline_unpersisted_oldest_age_seconds")
     }
 
     public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await carryUntilShutdown()
+        } onGracefulShutdown: {
+            // A batch waiting on the broker fails at once; its entries stay in the stream.
+            producers.close()
+        }
+        await producers.shutdown()
+    }
+
+    /// Shuts the relay's producer down, for a relay driven by `relayOnce` rather than `run()`.
+    public func shutdown() async {
+        await producers.shutdown()
+    }
+
+    private func carryUntilShutdown() async throws {
         let inventory = RedisInventory(redis: redis)
         // A lease taken or renewed at t has at least half of `leaseTime` left (relay_lease.lua), so
         // until a quarter of it has run the stream is carried without asking Redis again. Leases
@@ -81,6 +122,8 @@ public struct OutboxRelay: Service {
         var eventsRead = ContinuousClock.now - configuration.eventsRefresh
         var leaseBook = LeaseBook(leaseTime: configuration.leaseTime)
         var reads = PollSchedule(quickest: configuration.idleDelay, slowest: configuration.quietPollInterval)
+        var health = ProducerHealth(stallTimeout: configuration.stallTimeout, restartDelay: configuration.restartDelay,
+                                    maximumRestartDelay: configuration.maximumRestartDelay, now: .now)
         var lastGauge = ContinuousClock.now - .seconds(10)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var moved = 0
@@ -98,18 +141,24 @@ public struct OutboxRelay: Service {
                     leaseBook.record(event, held: holds, at: now)
                 }
                 let due = events.filter { leaseBook.held.contains($0) && reads.isDue($0, at: now) }
-                for (event, entries) in zip(due, try await read(due)) {
+                var failures: [KafkaError] = []
+                for (event, (cursor, entries)) in zip(due, try await read(due)) {
                     reads.record(event, found: !entries.isEmpty, at: now)
-                    moved += try await publish(event: event, entries)
+                    let round = try await publish(event: event, after: cursor, entries)
+                    moved += round.delivered
+                    failures += round.failures
+                }
+                if let reason = health.record(delivered: moved, failures: failures, fatal: producers.fatalError, at: .now) {
+                    try await replaceProducer(reason: reason, health: &health)
                 }
                 if ContinuousClock.now - lastGauge > .seconds(1) {
-                    pending.record(try await pendingCount(events))
+                    try await recordState(events)
                     lastGauge = .now
                 }
             } catch {
                 logger.warning("outbox relay round failed; retrying", metadata: ["error": "\(error)"])
                 leaseBook.forget()
-                try? await Task.sleep(for: .milliseconds(500))
+                try? await sleepUnlessShuttingDown(.milliseconds(500))
             }
             if moved == 0 {
                 // Nothing to carry: sleep until a stream, a lease or the event list is next due.
@@ -117,11 +166,27 @@ public struct OutboxRelay: Service {
                 var wake = eventsRead + configuration.eventsRefresh
                 if let lease = leaseBook.nextDue { wake = min(wake, lease) }
                 if let read = reads.nextDue(of: leaseBook.held, now: now) { wake = min(wake, read) }
-                try? await Task.sleep(for: max(wake - now, configuration.idleDelay))
+                try? await sleepUnlessShuttingDown(max(wake - now, configuration.idleDelay))
             }
         }
         // Another replica takes the streams over now rather than after the lease time.
         for event in leaseBook.held { try? await giveUp(event: event) }
+    }
+
+    /// Replaces the producer after `reason`, then pauses as `health` says.
+    private func replaceProducer(reason: String, health: inout ProducerHealth) async throws {
+        let pause = health.restarted(at: .now)
+        restarts.increment()
+        logger.warning("outbox relay: replacing its Kafka producer", metadata: [
+            "reason": "\(reason)", "pause_ms": "\(pause.inMilliseconds)",
+        ])
+        await producers.replace()
+        try? await sleepUnlessShuttingDown(pause)
+    }
+
+    /// Sleeps for `duration`, or until graceful shutdown begins.
+    private func sleepUnlessShuttingDown(_ duration: Duration) async throws {
+        try await cancelWhenGracefulShutdown { try await Task.sleep(for: duration) }
     }
 
     /// Gives up this relay's lease on `event`'s stream (if it holds it), so that
@@ -143,36 +208,44 @@ public struct OutboxRelay: Service {
         return try replies.map { try $0.throwingOnError().int == 1 }
     }
 
-    /// The oldest entries (at most `batchSize`) of each of `events`' streams, in one round trip.
-    func read(_ events: [EventID]) async throws -> [[(String, [OutboxEntry]?)]] {
+    /// The cursor and the entries after it (at most `batchSize`) of each of `events`' streams,
+    /// in one round trip.
+    func read(_ events: [EventID]) async throws -> [(cursor: String, entries: [(String, [OutboxEntry]?)])] {
         guard !events.isEmpty else { return [] }
-        let replies = try await redis.pipeline(events.map {
-            ["XRANGE", .string(InventoryKeys(event: $0).outbox), "-", "+", "COUNT", .int(configuration.batchSize)]
+        let replies = try await redis.evalPipeline(InventoryScripts.outboxRead, events.map {
+            let keys = InventoryKeys(event: $0)
+            return (keys: [.string(keys.outbox), .string(keys.relayProgress)], arguments: [.int(configuration.batchSize)])
         })
-        return try replies.map { Self.entries(try $0.throwingOnError()) }
+        return try replies.map { reply in
+            let parts = try reply.throwingOnError().array ?? []
+            guard parts.count == 2 else { throw RedisError(.protocolError, "outbox_read: unexpected reply") }
+            return (parts[0].string ?? "", Self.entries(parts[1]))
+        }
     }
 
-    /// One round for one event: take or renew its lease, read the oldest entries,
-    /// publish them, trim what was delivered. Returns how many events were
+    /// One round for one event: take or renew its lease, read the entries after the cursor,
+    /// publish them, move the cursor past what was delivered. Returns how many events were
     /// delivered, or `nil` when another relay holds the stream.
     public func relayOnce(event: EventID) async throws -> Int? {
         guard try await lease(event, milliseconds: Int(configuration.leaseTime.inMilliseconds)) else { return nil }
-        return try await carry(event: event)
+        let (cursor, entries) = try await read([event])[0]
+        return try await publish(event: event, after: cursor, entries).delivered
     }
 
-    /// Reads the oldest entries of `event`'s stream, whose lease this relay holds, publishes
-    /// them and trims what was delivered. Returns how many events were delivered.
-    func carry(event: EventID) async throws -> Int {
-        try await publish(event: event, try await read([event])[0])
+    /// What publishing one stream's entries did.
+    struct Round {
+        /// Events the broker acknowledged.
+        var delivered = 0
+        /// The errors of those it did not.
+        var failures: [KafkaError] = []
     }
 
-    /// Publishes the events of `entries`, the oldest of `event`'s stream, whose lease this relay
-    /// holds, and trims what was delivered. Returns how many events were delivered.
-    func publish(event: EventID, _ entries: [(String, [OutboxEntry]?)]) async throws -> Int {
-        guard !entries.isEmpty else { return 0 }
-        let stream = InventoryKeys(event: event).outbox
+    /// Publishes the events of `entries`, those after `cursor` in `event`'s stream, whose lease
+    /// this relay holds, and moves the cursor past the delivered ones.
+    func publish(event: EventID, after cursor: String, _ entries: [(String, [OutboxEntry]?)]) async throws -> Round {
+        guard !entries.isEmpty else { return Round() }
 
-        // Envelopes first; a malformed entry can never be published: drop it loudly rather than block the stream.
+        // Envelopes first; a malformed entry can never be published: pass it loudly rather than block the stream.
         var done = [Bool](repeating: true, count: entries.count)
         var sources: [Int] = []  // each message's entry
         var messages: [(key: [UInt8]?, value: [UInt8])] = []
@@ -191,44 +264,73 @@ public struct OutboxRelay: Service {
                     sources.append(n)
                 }
             } catch {
-                logger.error("dropping malformed outbox entry", metadata: ["entry": "\(id)", "error": "\(error)"])
+                logger.error("passing over a malformed outbox entry", metadata: ["entry": "\(id)", "error": "\(error)"])
             }
         }
-        // An entry leaves the stream once each of its events is delivered; one not delivered
-        // keeps it, and its delivered events go again with it (the worker absorbs repeats).
-        let reports = await producer.sendBatch(topic: configuration.topic, messages: messages)
-        var delivered = 0
+        // An entry is delivered once each of its events is; one not delivered stops the cursor
+        // before it, and its delivered events go again with it (the worker absorbs repeats).
+        let reports: [Result<KafkaDeliveryReport, KafkaError>]
+        do {
+            reports = await (try producers.producer()).sendBatch(topic: configuration.topic, messages: messages)
+        } catch {
+            let e = error as? KafkaError ?? KafkaError(.configuration, "\(error)")
+            reports = messages.map { _ in .failure(e) }
+        }
+        var round = Round()
         for (n, report) in zip(sources, reports) {
             switch report {
-            case .success: delivered += 1
+            case .success: round.delivered += 1
             case .failure(let error):
-                if done[n] { logger.warning("publish failed; the entry stays in the outbox", metadata: ["entry": "\(entries[n].0)", "error": "\(error)"]) }
+                if done[n] && round.failures.isEmpty {
+                    logger.warning("publish failed; the entry stays in the outbox", metadata: ["entry": "\(entries[n].0)", "error": "\(error)"])
+                }
                 done[n] = false
+                round.failures.append(error)
             }
         }
-        // Everything before the first entry not delivered leaves the stream.
-        let kept = done.firstIndex(of: false)
-        let trimTo = kept.map { entries[$0].0 } ?? Self.successor(of: entries[entries.count - 1].0)
-        if kept != 0, let trimTo {
-            try await redis.send(["XTRIM", .string(stream), "MINID", .string(trimTo)])
+        let kept = done.firstIndex(of: false) ?? entries.count
+        if kept > 0 {
+            let keys = InventoryKeys(event: event)
+            _ = try await redis.eval(InventoryScripts.outboxAdvance, keys: [.string(keys.relayProgress)],
+                                     arguments: [.string(cursor), .string(entries[kept - 1].0), .int(kept)])
         }
-        published.increment(by: delivered)
-        if delivered < messages.count { failed.increment(by: messages.count - delivered) }
-        return delivered
+        published.increment(by: round.delivered)
+        if !round.failures.isEmpty { failed.increment(by: round.failures.count) }
+        return round
     }
 
-    /// The stream id right after `id` (`ms-seq` → `ms-(seq+1)`), or `nil` if `id` is not one.
-    static func successor(of id: String) -> String? {
-        let parts = id.split(separator: "-")
-        guard parts.count == 2, let ms = UInt64(parts[0]), let seq = UInt64(parts[1]) else { return nil }
-        return seq == .max ? "\(ms + 1)-0" : "\(ms)-\(seq + 1)"
+    /// Records `outbox_pending`, `outbox_oldest_age_seconds` and
+    /// `pipeline_unpersisted_oldest_age_seconds` over `events`, in one round trip.
+    func recordState(_ events: [EventID]) async throws {
+        let state = try await outboxState(events)
+        let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
+        func age(_ id: String?) -> Double {
+            guard let id, let ms = Self.milliseconds(of: id) else { return 0 }
+            return Double(max(0, nowMs - ms)) / 1000
+        }
+        pending.record(state.reduce(0) { $0 + $1.pending })
+        oldestAge.record(state.map { age($0.oldestPending) }.max() ?? 0)
+        unpersistedAge.record(state.map { age($0.oldestUnsettled) }.max() ?? 0)
     }
 
-    /// Entries not yet relayed, over every event (streams are trimmed as they are relayed).
-    func pendingCount(_ events: [EventID]) async throws -> Int {
-        guard !events.isEmpty else { return 0 }
-        let replies = try await redis.pipeline(events.map { ["XLEN", .string(InventoryKeys(event: $0).outbox)] })
-        return replies.reduce(0) { $0 + ($1.int ?? 0) }
+    /// Each of `events`' streams: entries not yet delivered, the oldest of them and the oldest
+    /// entry still in the stream (not yet seen in PostgreSQL).
+    public func outboxState(_ events: [EventID]) async throws -> [(pending: Int, oldestPending: String?, oldestUnsettled: String?)] {
+        guard !events.isEmpty else { return [] }
+        let replies = try await redis.evalPipeline(InventoryScripts.outboxState, events.map {
+            let keys = InventoryKeys(event: $0)
+            return (keys: [.string(keys.outbox), .string(keys.relayProgress)], arguments: [])
+        })
+        return try replies.map { reply in
+            let v = try reply.throwingOnError().array ?? []
+            func id(_ i: Int) -> String? { v.count > i ? v[i].string.flatMap { $0.isEmpty ? nil : $0 } : nil }
+            return (v.first?.int ?? 0, id(1), id(2))
+        }
+    }
+
+    /// The milliseconds part of a stream id (`ms-seq`).
+    static func milliseconds(of id: String) -> Int64? {
+        id.split(separator: "-").first.flatMap { Int64($0) }
     }
 
     /// The entries of an `XRANGE` reply: each id, with its events

@@ -28,6 +28,7 @@ struct PipelineFixture: Sendable {
             "BOXOFFICE_REDIS_URL": redisURL, "BOXOFFICE_KAFKA_TOPIC": topic, "BOXOFFICE_KAFKA_DLQ_TOPIC": deadLetterTopic,
             "BOXOFFICE_WORKER_GROUP": group, "BOXOFFICE_API_PORT": "\(freePort())", "BOXOFFICE_WORKER_PORT": "\(freePort())",
             "BOXOFFICE_RELAY_LEASE_MS": "1000", "BOXOFFICE_API_HOST": "127.0.0.1", "BOXOFFICE_WORKER_HOST": "127.0.0.1",
+            "BOXOFFICE_KAFKA_BROKERS": settings.kafkaBrokers,
         ]
         for (k, v) in extra { env[k] = v }
         return env
@@ -120,16 +121,20 @@ func withPipeline<T>(stock: Int = 100_000, brokers: String? = nil, _ body: (Pipe
     }
 }
 
-/// The relay and the worker as in-process services, cancelled at the end.
-func withInProcessPipeline<T>(_ f: PipelineFixture, relay: Bool = true, worker: Bool = true, _ body: () async throws -> T) async throws -> T {
+/// The relay, the repair loop and the worker as in-process services, cancelled at the end.
+func withInProcessPipeline<T>(
+    _ f: PipelineFixture, relay: Bool = true, worker: Bool = true, repairGrace: Duration = .seconds(30),
+    relayStall: Duration = .seconds(15), _ body: () async throws -> T
+) async throws -> T {
     let logger = TestStack.logger
-    var producerConfig = KafkaProducerConfiguration(kafka: f.settings.kafka(clientID: "test-relay"))
-    producerConfig.messageTimeoutMilliseconds = 120_000
-    let producer = try KafkaProducer(configuration: producerConfig, logger: logger)
     let dlqProducer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: f.settings.kafka(clientID: "test-dlq")), logger: logger)
     var relayConfig = OutboxRelay.Configuration()
     relayConfig.topic = f.topic
     relayConfig.leaseTime = .seconds(1)
+    relayConfig.stallTimeout = relayStall
+    var repairConfig = PipelineRepair.Configuration()
+    repairConfig.grace = repairGrace
+    repairConfig.leaseTime = .seconds(1)
     // Only a consumer that polls may join the group: a silent member would hold partitions.
     let consumer = worker ? try KafkaConsumer(
         configuration: KafkaConsumerConfiguration(kafka: f.settings.kafka(clientID: "test-worker"), groupID: f.group, topics: [f.topic]),
@@ -137,28 +142,63 @@ func withInProcessPipeline<T>(_ f: PipelineFixture, relay: Bool = true, worker: 
     var workerConfig = BookingConsumer.Configuration()
     workerConfig.deadLetterTopic = f.deadLetterTopic
     var tasks: [Task<Void, any Error>] = []
+    let relayService = OutboxRelay(
+        redis: f.redis, producer: KafkaProducerConfiguration(kafka: f.settings.kafka(clientID: "test-relay")),
+        configuration: relayConfig, logger: logger)
     if relay {
-        let service = OutboxRelay(redis: f.redis, producer: producer, configuration: relayConfig, logger: logger)
-        tasks.append(Task { try await service.run() })
+        tasks.append(Task { try await relayService.run() })
+        let repair = PipelineRepair(redis: f.redis, db: f.db, configuration: repairConfig, logger: logger)
+        tasks.append(Task { try await repair.run() })
     }
     if let consumer {
         let service = BookingConsumer(consumer: consumer, deadLetters: dlqProducer, db: f.db, configuration: workerConfig, logger: logger)
         tasks.append(Task { try await service.run() })
     }
-    do {
-        let value = try await body()
+    func stop() async {
         for t in tasks { t.cancel() }
         for t in tasks { _ = try? await t.value }
+        await relayService.shutdown()
         await consumer?.close()
-        await producer.shutdown(flushTimeout: .seconds(1))
-        await dlqProducer.shutdown(flushTimeout: .seconds(1))
+        await dlqProducer.shutdown(flushTimeout: .zero)
+    }
+    do {
+        let value = try await body()
+        await stop()
         return value
     } catch {
-        for t in tasks { t.cancel() }
-        await consumer?.close()
-        await producer.shutdown(flushTimeout: .zero)
-        await dlqProducer.shutdown(flushTimeout: .zero)
+        await stop()
         throw error
+    }
+}
+
+extension PipelineFixture {
+    /// Entries of the event's outbox the relay has not delivered yet.
+    func undelivered() async throws -> Int {
+        let keys = InventoryKeys(event: event)
+        return try await redis.eval(InventoryScripts.outboxState, keys: [.string(keys.outbox), .string(keys.relayProgress)], arguments: []).array?.first?.int ?? 0
+    }
+
+    /// Entries still in the event's outbox: not yet delivered, or not yet seen in PostgreSQL.
+    func outboxLength() async throws -> Int {
+        try await redis.send(["XLEN", .string(InventoryKeys(event: event).outbox)]).int ?? 0
+    }
+
+    /// Waits until PostgreSQL's bookings of the event are exactly Redis's reservations (each one
+    /// row with Redis's status), each confirmed one paid once, and the outbox is empty.
+    func expectPostgresMatchesRedis(within timeout: Duration, _ context: @autoclosure () -> String = "") async throws {
+        let inRedis = try await redisStatuses()
+        let matched = try await eventually(timeout: timeout, every: .milliseconds(250)) {
+            try await postgresStatuses() == inRedis
+        }
+        let inPostgres = try await postgresStatuses()
+        let missing = inRedis.filter { inPostgres[$0.key] != $0.value }.count
+        #expect(matched, "\(missing) of \(inRedis.count) reservations missing or behind in PostgreSQL \(context())")
+        let confirmed = inRedis.values.filter { $0 == "confirmed" }.count
+        let payments = try await succeededPayments()
+        #expect(payments.rows == confirmed && payments.distinctReservations == confirmed, "each confirm paid once: \(payments), \(confirmed) confirmed")
+        let drained = try await eventually(timeout: .seconds(30), every: .milliseconds(250)) { try await outboxLength() == 0 }
+        let left = try await outboxLength(), waiting = try await undelivered()
+        #expect(drained, "the outbox drained: \(left) entries left, \(waiting) undelivered")
     }
 }
 
@@ -180,7 +220,8 @@ struct PipelineTests {
                 let inRedis = try await f.redisStatuses()
                 let inPostgres = try await f.postgresStatuses()
                 #expect(inRedis == inPostgres, "PostgreSQL says what Redis says")
-                #expect(try await f.redis.send(["XLEN", .string(InventoryKeys(event: f.event).outbox)]).int == 0, "the outbox drained")
+                let drained = try await eventually(timeout: .seconds(30), every: .milliseconds(100)) { try await f.outboxLength() == 0 }
+                #expect(drained, "the repair loop removed every entry PostgreSQL has")
             }
         }
     }
@@ -351,9 +392,9 @@ struct PipelineTests {
                 }
                 #expect(some, "the relay started publishing: \(api.log.suffix(2000))")
                 api.kill()
-                let pending = try await f.redis.send(["XLEN", .string(InventoryKeys(event: f.event).outbox)]).int ?? 0
+                let pending = try await f.undelivered()
                 _ = try await war.value
-                let left = try await f.redis.send(["XLEN", .string(InventoryKeys(event: f.event).outbox)]).int ?? 0
+                let left = try await f.undelivered()
                 #expect(pending > 0 || left > 0, "entries were left for the restarted relay")
                 try api.start()
                 let all = try await eventually(timeout: .seconds(90), every: .milliseconds(250)) {
@@ -373,24 +414,26 @@ struct PipelineTests {
     @Test(.timeLimit(.minutes(2)))
     func twoRelaysCarryAStreamOneAtATime() async throws {
         try await withPipeline { f in
-            let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(kafka: f.settings.kafka(clientID: "two-relays")), logger: TestStack.logger)
             func relay(_ name: String) -> OutboxRelay {
                 var c = OutboxRelay.Configuration()
                 c.topic = f.topic
                 c.name = name
                 c.leaseTime = .seconds(1)
-                return OutboxRelay(redis: f.redis, producer: producer, configuration: c, logger: TestStack.logger)
+                return OutboxRelay(
+                    redis: f.redis, producer: KafkaProducerConfiguration(kafka: f.settings.kafka(clientID: "two-relays")),
+                    configuration: c, logger: TestStack.logger)
             }
             let first = relay("first"), second = relay("second")
-            let outbox = InventoryKeys(event: f.event).outbox
-            // Events in the stream (the holds of a reserve batch share an entry).
+            let keys = InventoryKeys(event: f.event)
+            // Events not yet delivered (the holds of a reserve batch share an entry).
             func backlog() async throws -> Int {
-                let entries = try await f.redis.send(["XRANGE", .string(outbox), "-", "+"]).array ?? []
+                let reply = try await f.redis.eval(InventoryScripts.outboxRead, keys: [.string(keys.outbox), .string(keys.relayProgress)], arguments: [.int(100_000)])
+                let entries = reply.array?.last?.array ?? []
                 return entries.reduce(0) { n, entry in n + (entry.array?.last?.array.flatMap(OutboxEntry.events)?.count ?? 0) }
             }
             _ = try await f.war(reservations: 300, confirmed: 0, buyerPrefix: "a-")
             #expect(try await first.relayOnce(event: f.event) == 300)
-            #expect(try await backlog() == 0, "delivered entries leave the stream")
+            #expect(try await backlog() == 0, "the cursor moved past the delivered entries")
             _ = try await f.war(reservations: 100, confirmed: 0, buyerPrefix: "b-")
             #expect(try await second.relayOnce(event: f.event) == nil, "the first relay holds the stream")
             #expect(try await backlog() == 100)
@@ -403,7 +446,9 @@ struct PipelineTests {
             #expect(tookOver && carried == 100, "carried \(String(describing: carried))")
             #expect(try await backlog() == 0)
             #expect(try await first.relayOnce(event: f.event) == nil, "now the second relay holds it")
-            await producer.shutdown(flushTimeout: .seconds(1))
+            #expect(try await f.outboxLength() > 0, "delivered entries stay until the repair loop finds them in PostgreSQL")
+            await first.shutdown()
+            await second.shutdown()
         }
     }
 

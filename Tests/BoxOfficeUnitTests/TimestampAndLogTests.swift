@@ -308,12 +308,10 @@ import Testing
         #expect(ReservationID.fresh(in: event).rawValue > later.rawValue)  // now is after 2023-11-14
     }
 
-    /// The relay trims its stream up to the id right after the last entry it delivered.
-    @Test func outboxTrimPointFollowsTheLastEntry() {
-        #expect(OutboxRelay.successor(of: "1795292423274-9") == "1795292423274-10")
-        #expect(OutboxRelay.successor(of: "7-18446744073709551615") == "8-0")
-        #expect(OutboxRelay.successor(of: "1795292423274") == nil)
-        #expect(OutboxRelay.successor(of: "a-1") == nil)
+    /// An outbox entry's age comes from its stream id's milliseconds.
+    @Test func streamIDsGiveTheirMilliseconds() {
+        #expect(OutboxRelay.milliseconds(of: "1795292423274-9") == 1_795_292_423_274)
+        #expect(OutboxRelay.milliseconds(of: "a-1") == nil)
     }
 
     /// The reservation.held event's id: a lowercase version-4 UUID, a fresh one each time.

@@ -25,6 +25,14 @@ PANELS = [
     ("Holds overdue (should be 0)", "short", [('sum(holds_overdue)', "overdue")], 8),
     ("Outbox pending", "short", [('sum(outbox_pending)', "pending")], 8),
     ("Outbox publish rate", "ops", [('sum by (result) (rate(outbox_published_total[1m]))', "{{result}}")], 12),
+    ("Oldest entry: undelivered / not yet in PostgreSQL", "s", [
+        ('max(outbox_oldest_age_seconds)', "undelivered"),
+        ('max(pipeline_unpersisted_oldest_age_seconds)', "not yet in PostgreSQL"),
+    ], 12),
+    ("Producer replacements and events published again", "ops", [
+        ('sum(rate(outbox_producer_restarts_total[5m]))', "producer replaced"),
+        ('sum by (type) (rate(pipeline_repaired_total[5m]))', "repaired {{type}}"),
+    ], 12),
     ("Consumer lag by partition", "short", [('sum by (partition) (kafka_consumer_lag)', "partition {{partition}}")], 12),
     ("Worker events persisted per second", "ops", [('sum by (type, result) (rate(worker_events_total[1m]))', "{{type}} {{result}}")], 12),
     ("Worker batch time p50 / p99", "s", [

@@ -78,6 +78,12 @@ public struct BoxOfficeSettings: Sendable {
     /// this long (a killed or frozen replica) is taken over by another. Default `10000`. The older
     /// name `BOXOFFICE_RELAY_CLAIM_IDLE_MS` is still read; the new one wins when both are set.
     public var relayLeaseMs = 10_000
+    /// `BOXOFFICE_RELAY_STALL_SECONDS`: with outbox entries waiting and nothing delivered for this
+    /// long, the relay replaces its Kafka producer (also its `message.timeout.ms`). Default `15`.
+    public var relayStallSeconds = 15
+    /// `BOXOFFICE_REPAIR_GRACE_SECONDS`: a delivered outbox entry whose events PostgreSQL still lacks
+    /// this long after it was written is published again by the repair loop. Default `30`.
+    public var repairGraceSeconds = 30
 
     public init() {}
 
@@ -134,6 +140,8 @@ public struct BoxOfficeSettings: Sendable {
         // The name of this setting before the relay held leases; a configuration written for it still works.
         try int("BOXOFFICE_RELAY_CLAIM_IDLE_MS", &relayLeaseMs, range: 100...3_600_000)
         try int("BOXOFFICE_RELAY_LEASE_MS", &relayLeaseMs, range: 100...3_600_000)
+        try int("BOXOFFICE_RELAY_STALL_SECONDS", &relayStallSeconds, range: 2...3_600)
+        try int("BOXOFFICE_REPAIR_GRACE_SECONDS", &repairGraceSeconds, range: 3...86_400)
         if let origins = env["BOXOFFICE_CORS_ORIGINS"] {
             corsOrigins = origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
@@ -186,6 +194,8 @@ public struct BoxOfficeSettings: Sendable {
             "cors_origins": corsOrigins.joined(separator: ","),
             "worker": "group \(workerGroup), batch \(workerBatchSize) / \(workerBatchWaitMs) ms, port \(workerHost):\(workerPort)",
             "relay_lease_ms": "\(relayLeaseMs)",
+            "relay_stall_seconds": "\(relayStallSeconds)",
+            "repair_grace_seconds": "\(repairGraceSeconds)",
         ]
     }
 }

@@ -20,6 +20,10 @@
 --   bo:{ev:E}:outbox    STREAM events for the relay: entries of one field e, one event's record or a
 --                             reserve batch's records joined by \30 (see event_record)
 --   bo:{ev:E}:relay     STRING the relay holding the outbox's lease (relay_lease.lua), with a TTL
+--   bo:{ev:E}:relayed   HASH  cursor -> id of the last entry the relay delivered; relayed -> how many
+--                             delivered entries are still in the stream (outbox_advance.lua); the
+--                             repair loop removes them once PostgreSQL has them (outbox_settle.lua)
+--   bo:{ev:E}:repair    STRING the repair loop holding the event's lease, with a TTL
 --   bo:{ev:E}:rl        HASH  <user> -> the buyer's reserve rate limit (GCRA theoretical arrival time, ms);
 --                             it expires once no reserve of the event has come for burst intervals and a second
 

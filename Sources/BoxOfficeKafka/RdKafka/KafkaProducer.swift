@@ -17,6 +17,8 @@ public final class KafkaProducer: Service, Sendable {
     private let pollThread = NIOThreadPool(numberOfThreads: 1)
     private let blocking = NIOThreadPool(numberOfThreads: 1)
     private let stopping = StopFlag()
+    /// Set by `abort()`: the producer sends nothing more.
+    private let aborted = StopFlag()
     private let logger: Logger
     /// The settings this producer was made with.
     public let configuration: KafkaProducerConfiguration
@@ -62,7 +64,7 @@ public final class KafkaProducer: Service, Sendable {
     /// many messages, rather than a task and a wake-up per message.
     public func sendBatch(topic: String, messages: [(key: [UInt8]?, value: [UInt8])]) async -> [Result<KafkaDeliveryReport, KafkaError>] {
         guard !messages.isEmpty else { return [] }
-        if stopping.isSet { return messages.map { _ in .failure(KafkaError(.closed, "producer is shut down")) } }
+        if stopping.isSet || aborted.isSet { return messages.map { _ in .failure(KafkaError(.closed, "producer is shut down")) } }
         let topicHandle: OpaquePointer
         do { topicHandle = try handle.topic(topic) } catch {
             let e = error as? KafkaError ?? KafkaError(.configuration, "\(error)")
@@ -83,7 +85,7 @@ public final class KafkaProducer: Service, Sendable {
                 if rc == 0 { break }
                 Unmanaged<DeliveryBatch.Slot>.fromOpaque(slot).release()
                 let code = RdKafkaHandle.lastError
-                if code == .queueFull, !stopping.isSet {
+                if code == .queueFull, !stopping.isSet, !aborted.isSet {
                     // librdkafka's queue is full: let the poll thread drain it, then retry this message.
                     try? await Task.sleep(for: .milliseconds(5))
                     continue
@@ -92,7 +94,33 @@ public final class KafkaProducer: Service, Sendable {
                 break
             }
         }
+        // An abort() that came while this batch was being produced may have purged before
+        // some of it was queued: purge again, so that every message has its report.
+        if aborted.isSet { purgeNow() }
         return await batch.results()
+    }
+
+    /// Fails every message not yet delivered at once (their reports say "purged"), without
+    /// waiting: `rd_kafka_purge` with the non-blocking flag, safe on any thread. Senders
+    /// waiting in `sendBatch` resume as the poll thread serves the reports, and later
+    /// batches fail at once. `shutdown` still frees the producer.
+    public func abort() {
+        aborted.set()
+        purgeNow()
+    }
+
+    private func purgeNow() {
+        guard !stopping.isSet else { return }
+        _ = rd_kafka_purge(handle.rk, 0x1 | 0x2 | 0x4)  // queued, in flight, non-blocking
+    }
+
+    /// The producer's fatal error, if it has raised one (`rd_kafka_fatal_error`, which only
+    /// reads a field: safe on any thread). A producer with one delivers nothing more.
+    public var fatalError: KafkaError? {
+        var buffer = [CChar](repeating: 0, count: 512)
+        let err = rd_kafka_fatal_error(handle.rk, &buffer, buffer.count)
+        guard err != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
+        return KafkaError(KafkaError.Code(rawValue: err.rawValue), RdKafkaHandle.string(buffer))
     }
 
     /// Asks the broker for metadata; throws when it does not answer within `timeout`.

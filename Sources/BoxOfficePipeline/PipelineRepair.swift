@@ -1,0 +1,245 @@
+import BoxOfficeDomain
+import BoxOfficeInventory
+import BoxOfficePostgres
+import BoxOfficeRedis
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// The repair loop: checks the outbox entries the relay delivered against PostgreSQL, removes
+/// those whose events it has, and publishes again the events of those it still lacks after a
+/// grace period (a broker that lost what it acknowledged, a worker that skipped past them).
+///
+/// Each pass reads, per event, only the delivered entries still in the stream (those the
+/// previous passes could not yet remove), oldest first, and asks PostgreSQL about each entry
+/// once it was delivered `settleAfter` ago, then again at most every `recheck` while it is
+/// missing. An entry still missing `grace` after the loop first saw it delivered is appended
+/// again with its event ids (the worker absorbs any that did arrive); an entry published
+/// again `r` times waits `grace × 2^r` (at most 32 ×), so a worker that is down is not
+/// flooded with repeats.
+/// Entries leave the stream in order, up to the first still awaited. Safe with several
+/// replicas: one holds each event's lease (`bo:{ev:E}:repair`), and `outbox_settle.lua`
+/// only removes entries the relay delivered.
+public struct PipelineRepair: Service {
+    /// Settings of the repair loop.
+    public struct Configuration: Sendable {
+        /// Pause between passes. Default 1 s.
+        public var interval: Duration = .seconds(1)
+        /// An entry is first checked once it is this old. Default 2 s.
+        public var settleAfter: Duration = .seconds(2)
+        /// A missing entry is checked again at most this often. Default 5 s.
+        public var recheck: Duration = .seconds(5)
+        /// An entry whose events PostgreSQL still lacks this long after it was written is
+        /// published again. Default 30 s.
+        public var grace: Duration = .seconds(30)
+        /// Entries read per event per pass. Default 2,000.
+        public var batchSize = 2_000
+        /// How long a replica keeps an event's repair lease without renewing it. Default 10 s.
+        public var leaseTime: Duration = .seconds(10)
+        /// This loop's name in the leases it holds.
+        public var name = "repair-\(localHostName())-\(getpid())-\(randomHex(bytes: 3))"
+        public init() {}
+    }
+
+    let redis: RedisClient
+    let db: PostgresClient
+    let configuration: Configuration
+    let logger: Logger
+    /// `pipeline_repaired_total{type}`: events published again, by type (made up front, so each is exported from 0).
+    let repaired: [ReservationEventType: Counter]
+
+    public init(redis: RedisClient, db: PostgresClient, configuration: Configuration = .init(), logger: Logger) {
+        self.redis = redis
+        self.db = db
+        self.configuration = configuration
+        self.logger = logger
+        self.repaired = Dictionary(uniqueKeysWithValues: ReservationEventType.allCases.map {
+            ($0, Counter(label: "pipeline_repaired_total", dimensions: [("type", $0.rawValue)]))
+        })
+    }
+
+    public func run() async throws {
+        let inventory = RedisInventory(redis: redis)
+        var memory: [EventID: RepairMemory] = [:]
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let events = try await inventory.events()
+                let leases = try await redis.evalPipeline(InventoryScripts.relayLease, events.map {
+                    (keys: [.string(InventoryKeys(event: $0).repairLease)],
+                     arguments: [.string(configuration.name), .int(Int(configuration.leaseTime.inMilliseconds))])
+                })
+                let held = zip(events, leases).filter { (try? $0.1.throwingOnError().int) == 1 }.map(\.0)
+                memory = memory.filter { held.contains($0.key) }
+                for event in held {
+                    _ = try await pass(event: event, memory: &memory[event, default: RepairMemory()])
+                }
+            } catch {
+                logger.warning("pipeline repair pass failed; retrying", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: configuration.interval) }
+        }
+    }
+
+    /// What one pass over an event did.
+    public struct PassResult: Sendable, Equatable {
+        /// Entries removed: PostgreSQL had their events, or they were published again.
+        public var settled = 0
+        /// Events published again.
+        public var republished = 0
+    }
+
+    /// One pass over `event`'s delivered entries. `memory` carries what earlier passes learnt.
+    public func pass(event: EventID, memory: inout RepairMemory) async throws -> PassResult {
+        let keys = InventoryKeys(event: event)
+        guard let cursor = try await redis.send(["HGET", .string(keys.relayProgress), "cursor"]).string else { return PassResult() }
+        let reply = try await redis.send(["XRANGE", .string(keys.outbox), "-", .string(cursor), "COUNT", .int(configuration.batchSize)])
+        let now = ContinuousClock.now
+        var entries: [RepairEntry] = []
+        for item in reply.array ?? [] {
+            guard let parts = item.array, parts.count == 2, let id = parts[0].string, let fields = parts[1].array else { continue }
+            entries.append(RepairEntry(id: id, events: OutboxEntry.events(fields: fields), republished: OutboxEntry.republished(fields: fields)))
+        }
+        memory.forget(before: entries.first?.id)
+        for entry in entries { memory.saw(entry.id, at: now) }
+
+        // Ask PostgreSQL about the entries delivered a while ago, not known to be there and not asked about lately.
+        let asking = entries.filter { memory.isDue($0.id, at: now, settleAfter: configuration.settleAfter, recheck: configuration.recheck) }
+        let found = try await persistedEvents(asking.flatMap { $0.events ?? [] })
+        for entry in asking {
+            memory.asked(entry.id, at: now, persisted: (entry.events ?? []).allSatisfy { found.contains($0.id) })
+        }
+
+        // The settled prefix: entries PostgreSQL has, malformed ones, and those past their grace.
+        var last: String? = nil
+        var republish: [(records: String, attempts: Int)] = []
+        var republishedByType: [ReservationEventType: Int] = [:]
+        for entry in entries {
+            if memory.isPersisted(entry.id) || entry.events == nil {
+                last = entry.id
+                continue
+            }
+            let wait = configuration.grace * (1 << min(entry.republished, 5))
+            guard memory.age(of: entry.id, at: now) >= wait, asking.contains(where: { $0.id == entry.id }) else { break }
+            let missing = (entry.events ?? []).filter { !found.contains($0.id) }
+            republish.append((OutboxEntry.packed(missing), entry.republished + 1))
+            for e in missing { republishedByType[ReservationEventType(rawValue: e.type) ?? .held, default: 0] += 1 }
+            last = entry.id
+        }
+        guard let last else { return PassResult() }
+        var arguments: [RedisArgument] = [.string(last)]
+        for r in republish { arguments += [.string(r.records), .int(r.attempts)] }
+        let removed = try await redis.eval(
+            InventoryScripts.outboxSettle, keys: [.string(keys.outbox), .string(keys.relayProgress)], arguments: arguments
+        ).int ?? 0
+        memory.forget(through: last)
+        for (type, n) in republishedByType { repaired[type]?.increment(by: n) }
+        let count = republishedByType.values.reduce(0, +)
+        if count > 0 {
+            logger.warning("pipeline repair: published events again that PostgreSQL lacked", metadata: [
+                "event": "\(event)", "events": "\(count)", "entries": "\(republish.count)",
+            ])
+        }
+        return PassResult(settled: removed, republished: count)
+    }
+
+    /// The ids of those of `events` PostgreSQL has: a hold by its booking row, a confirm, cancel
+    /// or expiry by the booking's status, a failed payment by `processed_events`.
+    func persistedEvents(_ events: [OutboxEntry]) async throws -> Set<String> {
+        guard !events.isEmpty else { return [] }
+        var statuses: [String: String] = [:]
+        let rids = Array(Set(events.map(\.rid)))
+        for row in try await db.query("SELECT reservation_id, status FROM bookings WHERE reservation_id = ANY(\(PostgresArray(rids))::text[])") {
+            statuses[try row.string(0) ?? ""] = try row.string(1) ?? ""
+        }
+        let failedIDs = events.filter { $0.type == ReservationEventType.paymentFailed.rawValue }.map { $0.id.lowercased() }
+        var processed = Set<String>()
+        if !failedIDs.isEmpty {
+            for row in try await db.query("SELECT event_id::text FROM processed_events WHERE event_id = ANY(\(PostgresArray(failedIDs))::uuid[])") {
+                processed.insert(try row.string(0) ?? "")
+            }
+        }
+        var found = Set<String>()
+        for e in events {
+            let status = statuses[e.rid]
+            let there: Bool
+            switch ReservationEventType(rawValue: e.type) {
+            case .held: there = status != nil
+            case .confirmed: there = status == ReservationStatus.confirmed.rawValue
+            case .cancelled: there = status == ReservationStatus.cancelled.rawValue
+            case .expired: there = status == ReservationStatus.expired.rawValue
+            case .paymentFailed: there = processed.contains(e.id.lowercased())
+            case nil: there = true  // not an event the worker could persist: nothing to wait for
+            }
+            if there { found.insert(e.id) }
+        }
+        return found
+    }
+}
+
+/// One delivered outbox entry as the repair loop sees it.
+struct RepairEntry {
+    var id: String
+    /// Its events; nil for a malformed entry (the relay passed over it too).
+    var events: [OutboxEntry]?
+    /// How many times it has been published again.
+    var republished: Int
+}
+
+/// What the repair loop remembers of one event's delivered entries between passes: when it
+/// first saw each delivered (the grace runs from then, so entries that waited for a frozen
+/// broker are not taken for lost), when it last asked PostgreSQL about it, and whether
+/// PostgreSQL had it (an entry it had stays until those before it leave).
+public struct RepairMemory: Sendable {
+    struct Seen: Sendable {
+        var delivered: ContinuousClock.Instant
+        var asked: ContinuousClock.Instant?
+        var persisted = false
+    }
+
+    private var entries: [String: Seen] = [:]
+
+    public init() {}
+
+    mutating func saw(_ id: String, at now: ContinuousClock.Instant) {
+        if entries[id] == nil { entries[id] = Seen(delivered: now) }
+    }
+
+    /// How long ago entry `id` was first seen delivered.
+    func age(of id: String, at now: ContinuousClock.Instant) -> Duration {
+        entries[id].map { now - $0.delivered } ?? .zero
+    }
+
+    func isPersisted(_ id: String) -> Bool { entries[id]?.persisted ?? false }
+
+    /// Whether PostgreSQL is to be asked about entry `id` at `now`: delivered `settleAfter`
+    /// ago or more, not known to be there, and not asked about for `recheck`.
+    func isDue(_ id: String, at now: ContinuousClock.Instant, settleAfter: Duration, recheck: Duration) -> Bool {
+        guard let seen = entries[id], !seen.persisted, now - seen.delivered >= settleAfter else { return false }
+        return seen.asked.map { now - $0 >= recheck } ?? true
+    }
+
+    mutating func asked(_ id: String, at now: ContinuousClock.Instant, persisted: Bool) {
+        entries[id]?.asked = now
+        entries[id]?.persisted = persisted
+    }
+
+    /// Forgets entries before `first`, the stream's first delivered entry (removed since).
+    mutating func forget(before first: String?) {
+        guard let first else { entries = [:]; return }
+        let bound = Self.order(first)
+        entries = entries.filter { Self.order($0.key) >= bound }
+    }
+
+    /// Forgets entries up to and including `last` (just removed).
+    mutating func forget(through last: String) {
+        let bound = Self.order(last)
+        entries = entries.filter { Self.order($0.key) > bound }
+    }
+
+    /// A stream id (`ms-seq`) as a pair that sorts as the stream does.
+    static func order(_ id: String) -> (Int64, Int64) {
+        let p = id.split(separator: "-")
+        return (Int64(p.first ?? "") ?? 0, Int64(p.count > 1 ? p[1] : "") ?? 0)
+    }
+}

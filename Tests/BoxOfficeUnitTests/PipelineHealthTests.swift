@@ -1,0 +1,71 @@
+import BoxOfficeKafka
+@testable import BoxOfficePipeline
+import Testing
+
+@Suite("The relay's producer health and the repair loop's memory (no servers)")
+struct PipelineHealthTests {
+    let t0 = ContinuousClock.now
+
+    func health() -> ProducerHealth {
+        ProducerHealth(stallTimeout: .seconds(15), restartDelay: .seconds(1), maximumRestartDelay: .seconds(8), now: t0)
+    }
+
+    @Test func aLostProducerStateIsReplacedAtOnce() {
+        var h = health()
+        let lost = KafkaError(.unknownProducerID, "Broker: Unknown producer id")
+        #expect(h.record(delivered: 0, failures: [lost], fatal: nil, at: t0 + .seconds(1)) != nil)
+        #expect(h.record(delivered: 5, failures: [KafkaError(.producerFenced, "fenced")], fatal: nil, at: t0) != nil)
+        #expect(h.record(delivered: 0, failures: [], fatal: KafkaError(.fatal, "fatal"), at: t0) != nil)
+    }
+
+    @Test func timeoutsReplaceTheProducerOnlyAfterTheStallTimeout() {
+        var h = health()
+        let timedOut = KafkaError(.messageTimedOut, "Local: Message timed out")
+        #expect(h.record(delivered: 0, failures: [timedOut], fatal: nil, at: t0 + .seconds(14)) == nil)
+        #expect(h.record(delivered: 0, failures: [timedOut], fatal: nil, at: t0 + .seconds(15)) != nil)
+    }
+
+    @Test func anIdleOrDeliveringRoundIsProgress() {
+        var h = health()
+        let timedOut = KafkaError(.messageTimedOut, "timed out")
+        #expect(h.record(delivered: 0, failures: [], fatal: nil, at: t0 + .seconds(20)) == nil, "nothing to send")
+        #expect(h.record(delivered: 0, failures: [timedOut], fatal: nil, at: t0 + .seconds(30)) == nil, "15 s after the idle round")
+        #expect(h.record(delivered: 3, failures: [timedOut], fatal: nil, at: t0 + .seconds(34)) == nil, "some delivered")
+        #expect(h.record(delivered: 0, failures: [timedOut], fatal: nil, at: t0 + .seconds(48)) == nil)
+        #expect(h.record(delivered: 0, failures: [timedOut], fatal: nil, at: t0 + .seconds(49)) != nil)
+    }
+
+    @Test func replacementsInARowPauseLongerUpToTheMaximumAndADeliveryResetsThem() {
+        var h = health()
+        let pauses = (0..<6).map { _ in h.restarted(at: t0) }
+        #expect(pauses == [.seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(8), .seconds(8)])
+        #expect(h.lastProgress == t0 + .seconds(8), "the new producer gets a whole stall timeout after its pause")
+        _ = h.record(delivered: 1, failures: [], fatal: nil, at: t0 + .seconds(9))
+        #expect(h.restarted(at: t0 + .seconds(10)) == .seconds(1))
+    }
+
+    @Test func repairMemoryAsksOnceSettledThenAtTheRecheckInterval() {
+        var m = RepairMemory()
+        m.saw("100-0", at: t0)
+        m.saw("100-0", at: t0 + .seconds(5))  // seen again: the first sighting counts
+        #expect(!m.isDue("100-0", at: t0 + .seconds(1), settleAfter: .seconds(2), recheck: .seconds(5)))
+        #expect(m.isDue("100-0", at: t0 + .seconds(2), settleAfter: .seconds(2), recheck: .seconds(5)))
+        m.asked("100-0", at: t0 + .seconds(2), persisted: false)
+        #expect(!m.isDue("100-0", at: t0 + .seconds(6), settleAfter: .seconds(2), recheck: .seconds(5)))
+        #expect(m.isDue("100-0", at: t0 + .seconds(7), settleAfter: .seconds(2), recheck: .seconds(5)))
+        #expect(m.age(of: "100-0", at: t0 + .seconds(7)) == .seconds(7))
+        m.asked("100-0", at: t0 + .seconds(7), persisted: true)
+        #expect(m.isPersisted("100-0") && !m.isDue("100-0", at: t0 + .seconds(60), settleAfter: .seconds(2), recheck: .seconds(5)))
+    }
+
+    @Test func repairMemoryForgetsRemovedEntriesByStreamOrder() {
+        var m = RepairMemory()
+        for id in ["9-5", "10-0", "10-1", "100-0"] { m.saw(id, at: t0) }
+        m.forget(through: "10-0")
+        #expect(m.age(of: "9-5", at: t0 + .seconds(1)) == .zero && m.age(of: "10-0", at: t0 + .seconds(1)) == .zero)
+        #expect(m.age(of: "10-1", at: t0 + .seconds(1)) == .seconds(1))
+        m.forget(before: "100-0")
+        #expect(m.age(of: "10-1", at: t0 + .seconds(1)) == .zero && m.age(of: "100-0", at: t0 + .seconds(1)) == .seconds(1))
+        #expect(RepairMemory.order("10-1") > RepairMemory.order("9-5"), "numeric, not text, order")
+    }
+}
