@@ -121,4 +121,27 @@ struct BrokerRestartTests {
             #expect(try await f.undelivered() >= waiting, "no undelivered entry was dropped")
         }
     }
+
+    @Test(.timeLimit(.minutes(3)))
+    func workerStopsWithinTenSecondsWhileTheBrokerIsDown() async throws {
+        let broker = TansuProcess()
+        try await broker.start()
+        defer { broker.stop() }
+        try await withPipeline(brokers: broker.address) { f in
+            try await withInProcessPipeline(f, worker: false) {
+                let worker = try ServerProcess("boxoffice-worker", environment: f.environment([
+                    "BOXOFFICE_LOG_LEVEL": "info", "BOXOFFICE_WORKER_BATCH_SIZE": "50", "BOXOFFICE_WORKER_BATCH_WAIT_MS": "5"]))
+                try worker.start()
+                _ = try await f.war(reservations: 300, confirmed: 100, buyerPrefix: "w-")
+                let persisting = try await eventually(timeout: .seconds(60), every: .milliseconds(100)) {
+                    try await f.bookingsByStatus().values.reduce(0, +) >= 300
+                }
+                #expect(persisting, "the worker persists: \(worker.log.suffix(2000))")
+                broker.stop()
+                let start = ContinuousClock.now
+                let stopped = await worker.terminate(within: .seconds(10))
+                #expect(stopped, "SIGTERM stops the worker within 10 s (took \(start.duration(to: .now))): \(worker.log.suffix(3000))")
+            }
+        }
+    }
 }
