@@ -37,7 +37,14 @@ done
 [ "$DUE" -gt 0 ] && log "note: $DUE holds of earlier runs fall due during this run; their expiry competes with it (a fresh stack measures cleanly)"
 log "minting 3000 buyer tokens (the per-buyer rate limit is 20/s)"
 "$CTL" token --sub "bench-$(date +%s)" --count 3000 > "$RUN/bench-tokens.txt"
-outbox_backlog() { redis-cli -p "$BOXOFFICE_REDIS_PORT" xlen "bo:{ev:$EVENT}:outbox" | tr -d '\r'; }
+# Outbox entries the relay has not delivered yet: the stream's length less the delivered
+# entries still in it (they stay until the repair loop finds them in PostgreSQL).
+outbox_backlog() {
+    local len relayed
+    len="$(redis-cli -p "$BOXOFFICE_REDIS_PORT" xlen "bo:{ev:$EVENT}:outbox" | tr -d '\r')"
+    relayed="$(redis-cli -p "$BOXOFFICE_REDIS_PORT" hget "bo:{ev:$EVENT}:relayed" relayed | tr -d '\r')"
+    echo $(( ${len:-0} - ${relayed:-0} ))
+}
 TOOL="${BOXOFFICE_BENCH_TOOL:-wrk}"
 if [ "$TOOL" = wrk ]; then
     command -v wrk >/dev/null || die "wrk is not installed: run scripts/install.sh"

@@ -31,7 +31,7 @@ P="bo:{ev:rb}:"
 # __rand_int__ 000000000000, so all but the first call would take the cheap 'id_taken' exit.
 RB_OUT="$(redis-benchmark -p "$PORT" -c "$CONCURRENCY" -n "$REQUESTS" -r 1000000000 -q --csv \
     EVALSHA "$SHA" 8 "${P}stock" "${P}meta" "${P}limits" "${P}holds" "${P}outbox" "${P}rl" "${P}r:__rand_int__" "${P}idem:-" \
-    rb 600000 10 86400 1 0 "rb.__rand_int__" floor "u__rand_int__" 1 0 "h__rand_int__" 2>&1 | tail -1)"
+    rb 600000 10 86400 1 0 604800000 "rb.__rand_int__" floor "u__rand_int__" 1 0 "h__rand_int__" 2>&1 | tail -1)"
 RB_RPS="$(echo "$RB_OUT" | awk -F'","' '{gsub(/"/,"",$2); print $2}')"
 RB_P50="$(echo "$RB_OUT" | awk -F'","' '{gsub(/"/,"",$5); print $5}')"
 RB_P99="$(echo "$RB_OUT" | awk -F'","' '{gsub(/"/,"",$7); print $7}')"
@@ -61,4 +61,11 @@ if [ -f "$ROOT/.run/env" ]; then
         log "relay: 20000 outbox entries to reservations.bench"
         "$BIN" relay --redis "redis://127.0.0.1:$PORT" --brokers "$BOXOFFICE_KAFKA_BROKERS" --topic reservations.bench --entries 20000
     fi
+fi
+
+# The repair loop's passes over an event of 100,000 reservations, on the same private Redis,
+# against the running stack's PostgreSQL (the event's rows are deleted afterwards).
+if [ -n "${BOXOFFICE_DATABASE_URL:-}" ]; then
+    log "repair loop: passes over an event of 100000 reservations"
+    "$BIN" repair --redis "redis://127.0.0.1:$PORT" --database-url "$BOXOFFICE_DATABASE_URL" --reservations 100000
 fi

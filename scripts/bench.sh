@@ -3,7 +3,9 @@
 #   1. inventory: reserve.lua through the Swift client vs redis-benchmark
 #   2. worker: events persisted per second at batch sizes 1, 100, 1000
 #   3. HTTP: POST /reserve vs GET /health at 64 connections (wrk)
-#   4. k6 ticket war (reserve.js) and buyer flow (flow.js) on fresh events,
+#   4. the expiry wave: 100,000 holds due together, the sweep rate and the reserve p99 of
+#      another event during it beside its quiet p99 (bench-wave.sh)
+#   5. k6 ticket war (reserve.js) and buyer flow (flow.js) on fresh events,
 #      then waits for the worker to drain and checks PostgreSQL against what k6 saw:
 #      oversold=N lost=N duplicated=N, plus the reserve-to-row lag.
 # Prints one report, also saved as JSON under .run/bench/.
@@ -19,14 +21,16 @@ log "building release benchmarks"
 BASE="http://127.0.0.1:$BOXOFFICE_API_PORT"
 curl -fsS "$BASE/ready" >/dev/null || die "the API at $BASE is not ready (make up)"
 
-log "1/4 inventory"
-"$ROOT/scripts/bench-inventory.sh" 100000 64 2>&1 | tee "$OUT/inventory.txt" | grep -E "ops/s|ratio|relay:"
-log "2/4 worker writer"
+log "1/5 inventory (and the relay and the repair loop)"
+"$ROOT/scripts/bench-inventory.sh" 100000 64 2>&1 | tee "$OUT/inventory.txt" | grep -E "ops/s|ratio|relay:|repair:"
+log "2/5 worker writer"
 "$BINDIR/boxoffice-bench" worker --database-url "$BOXOFFICE_DATABASE_URL" --events 20000 | tee "$OUT/worker.txt" | grep -v RESULT
-log "3/4 HTTP"
+log "3/5 HTTP"
 "$ROOT/scripts/bench-http.sh" 15 64 2>&1 | tee "$OUT/http.txt" | grep -E "req/s|ratio|backlog|CPU time|^  "
 
-log "4/4 rehearsal: k6 ticket war and buyer flow"
+log "4/5 expiry wave"
+"$ROOT/scripts/bench-wave.sh" 100000 8 2>&1 | tee "$OUT/wave.txt" | grep -E "sweep:|reserve on another|memory per hold"
+log "5/5 rehearsal: k6 ticket war and buyer flow"
 CTL="$BINDIR/boxofficectl"
 ADMIN="$("$CTL" token --role admin --sub bench-admin)"
 "$CTL" token --sub "rehearsal-$STAMP" --count 2000 > "$OUT/tokens.txt"
@@ -71,14 +75,15 @@ report = {
     "flow": {"event": flow["event_id"], "confirmed": len(confirmed), "confirm_p95_ms": flow["confirm_p95_ms"]},
     "confirm_to_row_lag_ms": {"p50": float(lag[0]), "p99": float(lag[1])} if len(lag) == 2 else None,
     "oversold": oversold, "lost": lost, "duplicated": duplicated,
-    "inventory": [l for l in open(f"{out}/inventory.txt").read().splitlines() if "ops/s" in l or "ratio" in l or l.startswith("relay:")],
+    "inventory": [l for l in open(f"{out}/inventory.txt").read().splitlines() if "ops/s" in l or "ratio" in l or l.startswith("relay:") or l.startswith("repair:")],
+    "wave": [l for l in open(f"{out}/wave.txt").read().splitlines() if l.startswith(("sweep:", "reserve on another", "redis memory per hold"))],
     "worker": [l for l in open(f"{out}/worker.txt").read().splitlines() if not l.startswith("RESULT")],
     "http": [l for l in open(f"{out}/http.txt").read().splitlines() if "req/s" in l or "ratio" in l or "backlog" in l],
 }
 path = f"{out}/report-{stamp}.json"
 json.dump(report, open(path, "w"), indent=2)
 print("\n=== BoxOffice bench report ===")
-for line in report["inventory"] + report["worker"] + report["http"]:
+for line in report["inventory"] + report["worker"] + report["http"] + report["wave"]:
     print(line)
 print(f"ticket war: {war['tickets_held']} tickets held of stock {war['stock']} from {war['requests']} requests; reserve p95 {war['reserve_p95_ms']:.1f} ms")
 print(f"flow: {len(confirmed)} confirmed; confirm p95 {flow['confirm_p95_ms']:.1f} ms")

@@ -3,19 +3,21 @@ import Logging
 import Metrics
 import ServiceLifecycle
 
-/// Returns the stock of lapsed holds: every `interval`, asks Redis (by its own
-/// clock) which holds of every event are due, all events in one round trip, and
-/// expires each with `expire.lua`, in batches of at most `batchSize` per event per tick.
+/// Returns the stock of lapsed holds: every `interval`, lapses the due holds (by Redis's own
+/// clock) of every event with `expire_due.lua`, at most `batchSize` per event per call, all
+/// events in one round trip; an event that had more due than a call takes goes again at once,
+/// and again, until none is left. Its pace so follows the backlog, while each call is short
+/// enough that other requests to Redis run between them.
 ///
-/// Safe with any number of sweepers at once, in one process or many: the
-/// expire script re-checks each hold atomically, so each lapses exactly once.
+/// Safe with any number of sweepers at once, in one process or many, and with the reserve
+/// and availability scripts lapsing due holds too: each hold lapses exactly once.
 public struct HoldSweeper: Service {
     /// Settings of the sweeper.
     public struct Configuration: Sendable {
         /// Pause between sweeps. Default 250 ms (holds return well within `ttl + 2 s`).
         public var interval: Duration = .milliseconds(250)
-        /// Most holds expired per event per sweep. Default 500.
-        public var batchSize = 500
+        /// Most holds one call lapses for one event. Default 256.
+        public var batchSize = 256
         /// Sweep only these events; `nil` (the default) sweeps every event with inventory.
         public var events: Set<EventID>? = nil
         public init() {}
@@ -44,22 +46,22 @@ public struct HoldSweeper: Service {
         }
     }
 
-    /// One pass over every event; returns how many holds this sweeper expired.
+    /// Lapses every due hold of every event; returns how many this sweeper expired.
     @discardableResult
     public func sweepOnce() async throws -> Int {
         var total = 0
-        let events = try await inventory.events().filter { configuration.events?.contains($0) ?? true }
-        for (event, due) in zip(events, try await inventory.dueHolds(events: events, limit: configuration.batchSize)) {
-            guard !due.isEmpty else { continue }
-            let expired = try await withThrowingTaskGroup(of: Bool.self) { group in
-                for id in due { group.addTask { try await inventory.expire(id) == .expired } }
-                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        var events = try await inventory.events().filter { configuration.events?.contains($0) ?? true }
+        while !events.isEmpty {
+            var again: [EventID] = []
+            for (event, result) in zip(events, try await inventory.expireDue(events: events, limit: configuration.batchSize)) {
+                total += result.expired
+                if result.expired > 0 {
+                    expiredCounter.increment(by: result.expired)
+                    logger.debug("expired holds", metadata: ["event": "\(event)", "count": "\(result.expired)"])
+                }
+                if result.more { again.append(event) }
             }
-            if expired > 0 {
-                expiredCounter.increment(by: expired)
-                logger.debug("expired holds", metadata: ["event": "\(event)", "count": "\(expired)"])
-            }
-            total += expired
+            events = again
         }
         return total
     }

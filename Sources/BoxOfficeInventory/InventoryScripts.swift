@@ -17,6 +17,7 @@ public enum InventoryScripts {
     public static let cancel = script("cancel", PackageResources.cancel_lua)
     public static let expire = script("expire", PackageResources.expire_lua)
     public static let dueHolds = script("due_holds", PackageResources.due_holds_lua)
+    public static let expireDue = script("expire_due", PackageResources.expire_due_lua)
     public static let availability = script("availability", PackageResources.availability_lua)
     public static let rateLimit = script("rate_limit", PackageResources.rate_limit_lua)
     public static let relayLease = script("relay_lease", PackageResources.relay_lease_lua)
@@ -27,7 +28,7 @@ public enum InventoryScripts {
 
     /// Every script, e.g. to preload with `SCRIPT LOAD`.
     public static let all = [
-        initCategory, reserve, confirm, paymentFailed, cancel, expire, dueHolds, availability, rateLimit, relayLease,
+        initCategory, reserve, confirm, paymentFailed, cancel, expire, dueHolds, expireDue, availability, rateLimit, relayLease,
         outboxRead, outboxAdvance, outboxSettle, outboxState,
     ]
 }

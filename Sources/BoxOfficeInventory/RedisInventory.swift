@@ -69,13 +69,20 @@ public struct RedisInventory: Sendable {
     }
 
     /// `availability(event:)` of each of `events`, in their order, asked in one round trip.
+    /// Holds whose time is up are lapsed first (up to `dueHoldsPerRead` per event), so the
+    /// stock is whole at each hold's expiry whatever the sweeper's backlog.
     public func availability(events: [EventID]) async throws -> [[CategoryAvailability]] {
+        let retention = Int(configuration.retention.inMilliseconds)
         let replies = try await redis.evalPipeline(InventoryScripts.availability, events.map {
             let keys = InventoryKeys(event: $0)
-            return (keys: [.string(keys.stock), .string(keys.meta)], arguments: [])
+            return (keys: [.string(keys.stock), .string(keys.meta), .string(keys.limits), .string(keys.holds), .string(keys.outbox)],
+                    arguments: [.int(Self.dueHoldsPerRead), .int(retention)])
         })
         return try replies.map { try Self.categories(from: try $0.throwingOnError()) }
     }
+
+    /// Most due holds a read of availability lapses per event.
+    static let dueHoldsPerRead = 2_000
 
     /// The categories of an `availability.lua` reply, by name.
     static func categories(from reply: RESPValue) throws -> [CategoryAvailability] {
@@ -113,7 +120,8 @@ public struct RedisInventory: Sendable {
             event: event, loop: RedisClient.currentEventLoopID,
             holdTTLMs: Int(configuration.holdTTL.inMilliseconds), maxQuantity: configuration.maxQuantityPerRequest,
             idempotencySeconds: Int(configuration.idempotencyTTL.components.seconds),
-            rateIntervalMs: max(1, Int((rate?.interval ?? .zero).inMilliseconds)), rateBurst: rate?.burst ?? 0)
+            rateIntervalMs: max(1, Int((rate?.interval ?? .zero).inMilliseconds)), rateBurst: rate?.burst ?? 0,
+            retentionMs: Int(configuration.retention.inMilliseconds))
         // The event's key prefix is made only for a key; reserveBatch appends the others in parts.
         let idem = idempotencyKey.map { InventoryKeys(event: event).idempotency(buyer: buyer.rawValue, key: $0) }
         for _ in 0..<3 {
@@ -175,6 +183,7 @@ public struct RedisInventory: Sendable {
             command.append(lane.idempotencySeconds)
             command.append(lane.rateIntervalMs)
             command.append(lane.rateBurst)
+            command.append(lane.retentionMs)
             for item in items {
                 command.append(item.id.rawValue)
                 command.append(item.category.rawValue)
@@ -261,6 +270,24 @@ public struct RedisInventory: Sendable {
         case "not_held": return .notHeld
         case "not_found": return .notFound
         default: throw parts.unexpected()
+        }
+    }
+
+    /// Lapses the due holds of each of `events`, at most `limit` each, in one round trip
+    /// (`expire_due.lua`). Returns, per event, how many expired and whether more may be due.
+    public func expireDue(events: [EventID], limit: Int) async throws -> [(expired: Int, more: Bool)] {
+        let retention = Int(configuration.retention.inMilliseconds)
+        let replies = try await redis.evalPipeline(InventoryScripts.expireDue, events.map {
+            let keys = InventoryKeys(event: $0)
+            return (keys: [.string(keys.stock), .string(keys.limits), .string(keys.holds), .string(keys.outbox)],
+                    arguments: [.int(limit), .int(retention)])
+        })
+        return try replies.map { reply in
+            let v = try reply.throwingOnError().array ?? []
+            guard v.count == 2, let expired = v[0].int, let read = v[1].int else {
+                throw RedisError(.protocolError, "expire_due: unexpected reply")
+            }
+            return (expired, read >= limit)
         }
     }
 
@@ -352,7 +379,7 @@ struct ScriptReply {
 struct ReserveLane: Hashable, Sendable {
     let event: EventID
     let loop: ObjectIdentifier?
-    let holdTTLMs: Int, maxQuantity: Int, idempotencySeconds: Int, rateIntervalMs: Int, rateBurst: Int
+    let holdTTLMs: Int, maxQuantity: Int, idempotencySeconds: Int, rateIntervalMs: Int, rateBurst: Int, retentionMs: Int
 }
 
 /// One buyer's reserve, as reserve.lua takes it.

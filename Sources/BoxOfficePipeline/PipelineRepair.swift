@@ -82,30 +82,43 @@ public struct PipelineRepair: Service {
     }
 
     /// What one pass over an event did.
-    public struct PassResult: Sendable, Equatable {
+    public struct PassResult: Sendable {
         /// Entries removed: PostgreSQL had their events, or they were published again.
         public var settled = 0
         /// Events published again.
         public var republished = 0
+        /// Entries read, and events PostgreSQL was asked about.
+        public var read = 0, asked = 0
+        /// Time spent waiting on Redis and on PostgreSQL (round trips included).
+        public var redisTime: Duration = .zero, postgresTime: Duration = .zero
     }
 
     /// One pass over `event`'s delivered entries. `memory` carries what earlier passes learnt.
     public func pass(event: EventID, memory: inout RepairMemory) async throws -> PassResult {
         let keys = InventoryKeys(event: event)
-        guard let cursor = try await redis.send(["HGET", .string(keys.relayProgress), "cursor"]).string else { return PassResult() }
+        var result = PassResult()
+        let clock = ContinuousClock()
+        var started = clock.now
+        guard let cursor = try await redis.send(["HGET", .string(keys.relayProgress), "cursor"]).string else { return result }
         let reply = try await redis.send(["XRANGE", .string(keys.outbox), "-", .string(cursor), "COUNT", .int(configuration.batchSize)])
+        result.redisTime += started.duration(to: .now)
         let now = ContinuousClock.now
         var entries: [RepairEntry] = []
         for item in reply.array ?? [] {
             guard let parts = item.array, parts.count == 2, let id = parts[0].string, let fields = parts[1].array else { continue }
             entries.append(RepairEntry(id: id, events: OutboxEntry.events(fields: fields), republished: OutboxEntry.republished(fields: fields)))
         }
+        result.read = entries.count
         memory.forget(before: entries.first?.id)
         for entry in entries { memory.saw(entry.id, at: now) }
 
         // Ask PostgreSQL about the entries delivered a while ago, not known to be there and not asked about lately.
         let asking = entries.filter { memory.isDue($0.id, at: now, settleAfter: configuration.settleAfter, recheck: configuration.recheck) }
-        let found = try await persistedEvents(asking.flatMap { $0.events ?? [] })
+        let askingEvents = asking.flatMap { $0.events ?? [] }
+        result.asked = askingEvents.count
+        started = clock.now
+        let found = try await persistedEvents(askingEvents)
+        result.postgresTime += started.duration(to: .now)
         for entry in asking {
             memory.asked(entry.id, at: now, persisted: (entry.events ?? []).allSatisfy { found.contains($0.id) })
         }
@@ -126,12 +139,14 @@ public struct PipelineRepair: Service {
             for e in missing { republishedByType[ReservationEventType(rawValue: e.type) ?? .held, default: 0] += 1 }
             last = entry.id
         }
-        guard let last else { return PassResult() }
+        guard let last else { return result }
         var arguments: [RedisArgument] = [.string(last)]
         for r in republish { arguments += [.string(r.records), .int(r.attempts)] }
+        started = clock.now
         let removed = try await redis.eval(
             InventoryScripts.outboxSettle, keys: [.string(keys.outbox), .string(keys.relayProgress)], arguments: arguments
         ).int ?? 0
+        result.redisTime += started.duration(to: .now)
         memory.forget(through: last)
         for (type, n) in republishedByType { repaired[type]?.increment(by: n) }
         let count = republishedByType.values.reduce(0, +)
@@ -140,7 +155,9 @@ public struct PipelineRepair: Service {
                 "event": "\(event)", "events": "\(count)", "entries": "\(republish.count)",
             ])
         }
-        return PassResult(settled: removed, republished: count)
+        result.settled = removed
+        result.republished = count
+        return result
     }
 
     /// The ids of those of `events` PostgreSQL has: a hold by its booking row, a confirm, cancel

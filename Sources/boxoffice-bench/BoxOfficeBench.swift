@@ -24,7 +24,7 @@ struct BoxOfficeBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "boxoffice-bench",
         abstract: "Benchmarks that print figures (driven by scripts/bench-*.sh).",
-        subcommands: [InventoryBench.self, WorkerBench.self, RelayBench.self, ScriptSource.self])
+        subcommands: [InventoryBench.self, WorkerBench.self, RelayBench.self, RepairBench.self, WaveBench.self, ScriptSource.self])
 }
 
 /// Prints the exact source of an inventory script (prelude included), for redis-benchmark.

@@ -9,7 +9,7 @@ import Testing
 struct ReserveBatchTests {
     func lane(_ f: InventoryFixture, rateBurst: Int = 0) -> ReserveLane {
         ReserveLane(event: f.event, loop: nil, holdTTLMs: 600_000, maxQuantity: 10, idempotencySeconds: 86_400,
-                    rateIntervalMs: 1_000, rateBurst: rateBurst)
+                    rateIntervalMs: 1_000, rateBurst: rateBurst, retentionMs: 604_800_000)
     }
 
     func item(_ f: InventoryFixture, buyer: Int, qty: Int, category: String = "floor", key: String? = nil) -> ReserveItem {

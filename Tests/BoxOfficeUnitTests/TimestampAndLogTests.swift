@@ -382,7 +382,9 @@ import Testing
         #expect(!reserve.contains("local function gcra("), "reserve.lua keeps its buyers' times itself")
         #expect(InventoryScripts.rateLimit.source.contains("local function gcra_decide(") && InventoryScripts.rateLimit.source.contains("local function gcra("))
         #expect(!reserve.contains("local function load_live_hold(") && !reserve.contains("local function release("))
-        #expect(!InventoryScripts.availability.source.contains("local function "))
+        let availability = InventoryScripts.availability.source
+        #expect(availability.contains("local function reclaim_due(") && !availability.contains("local function release("),
+                "availability.lua lapses due holds and carries nothing else")
     }
 }
 

@@ -13,10 +13,10 @@
 -- KEYS[8+2i] the idempotency key
 -- ARGV[1] event id  ARGV[2] hold ttl (ms)  ARGV[3] max qty per request
 -- ARGV[4] idempotency key lifetime (s)  ARGV[5] rate-limit interval (ms)
--- ARGV[6] rate-limit burst (0 = no limit)
--- then for request i: ARGV[7+6i] reservation id  ARGV[8+6i] category  ARGV[9+6i] buyer
--- ARGV[10+6i] qty  ARGV[11+6i] '1' to honour its idempotency key, '0' without one
--- ARGV[12+6i] its reservation.held event's id (a random UUID)
+-- ARGV[6] rate-limit burst (0 = no limit)  ARGV[7] how long an ended reservation stays (ms)
+-- then for request i: ARGV[8+6i] reservation id  ARGV[9+6i] category  ARGV[10+6i] buyer
+-- ARGV[11+6i] qty  ARGV[12+6i] '1' to honour its idempotency key, '0' without one
+-- ARGV[13+6i] its reservation.held event's id (a random UUID)
 -- Returns one reply per request, in order:
 --         {'held', created_ms, expires_ms, amount, currency} | {'replayed', reservation id}
 --       | {'sold_out', available} | {'limit_exceeded', limit, already}
@@ -27,9 +27,13 @@
 -- tickets of a category never exceed its max_per_user; one idempotency key
 -- of one buyer maps to one reservation. Writes the batch's reservation.held
 -- events to the outbox as one entry: their records joined by \30.
+-- Holds whose time is up are free stock: a request that finds too few tickets first
+-- lapses due holds of the event (reclaim_due, at most `reclaim_limit` per call), so a
+-- sold-out answer never counts a hold past its expiry, however far behind the sweeper is.
 local stock, meta, limits, holds, outbox, rate_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local event, max_qty, idem_ttl = ARGV[1], tonumber(ARGV[3]), ARGV[4]
 local rate_interval, rate_burst = tonumber(ARGV[5]), tonumber(ARGV[6])
+local retention = ARGV[7]
 local now = now_ms()
 -- Numbers become strings once each (Lua formats them with sprintf).
 local created, expires = tostring(now), tostring(now + tonumber(ARGV[2]))
@@ -42,6 +46,8 @@ local rates = {}
 local replies = {}
 local ids_in_use = false  -- whether some new reservation key of the batch exists already
 local minted = {}    -- the reservation keys this batch has written
+local reclaim_limit = 1024  -- due holds this call may lapse, in chunks of 256, before answering sold_out
+local due_keys = { stock = stock, limits = limits, holds = holds, outbox = outbox }
 
 local function reserve(rkey, idem, rid, cat, user, qty_arg, use_idem, held_id)
   -- The buyer's request rate, checked in the same round trip (GCRA, Redis time).
@@ -72,6 +78,13 @@ local function reserve(rkey, idem, rid, cat, user, qty_arg, use_idem, held_id)
     local already = tonumber(redis.call('HGET', limits, limit_field) or '0')
     if already + qty > c.max then return { 'limit_exceeded', c.max, already } end
   end
+  while c.available < qty and reclaim_limit > 0 do
+    local _, freed, read = reclaim_due(due_keys, now, 256, retention)
+    for name, n in pairs(freed) do
+      if categories[name] then categories[name].available = categories[name].available + n end
+    end
+    reclaim_limit = read < 256 and 0 or reclaim_limit - read
+  end
   if c.available < qty then return { 'sold_out', c.available } end
   -- The ids are random and checked for the whole batch at once; each one only when that
   -- check found some, and against the batch's own earlier holds.
@@ -95,10 +108,10 @@ local function reserve(rkey, idem, rid, cat, user, qty_arg, use_idem, held_id)
   return { 'held', created, expires, r.amount, r.currency }
 end
 
-local count = (#ARGV - 6) / 6
+local count = (#ARGV - 7) / 6
 if rate_burst > 0 then
   local buyers = {}
-  for i = 0, count - 1 do buyers[i + 1] = ARGV[9 + 6 * i] end
+  for i = 0, count - 1 do buyers[i + 1] = ARGV[10 + 6 * i] end
   local stored = redis.call('HMGET', rate_key, unpack(buyers))
   for i = 1, count do rates[buyers[i]] = stored[i] end
 end
@@ -108,7 +121,7 @@ do
   ids_in_use = redis.call('EXISTS', unpack(rkeys)) > 0
 end
 for i = 0, count - 1 do
-  local k, a = 7 + 2 * i, 7 + 6 * i
+  local k, a = 7 + 2 * i, 8 + 6 * i
   replies[i + 1] = reserve(KEYS[k], KEYS[k + 1],
     ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4] == '1', ARGV[a + 5])
 end
