@@ -18,7 +18,7 @@ BASE="http://127.0.0.1:$BOXOFFICE_API_PORT"
 curl -fsS "$BASE/ready" >/dev/null || die "the API at $BASE is not ready"
 command -v wrk >/dev/null || die "wrk is not installed: run scripts/install.sh"
 rcli() { redis-cli -p "$BOXOFFICE_REDIS_PORT" "$@" | tr -d '\r'; }
-redis_ms() { rcli time | awk 'NR == 1 { s = $1 } NR == 2 { printf "%d\n", s * 1000 + $1 / 1000 }'; }
+redis_ms() { rcli time | awk 'NR == 1 { s = $1 } NR == 2 { printf "%.0f\n", s * 1000 + int($1 / 1000) }'; }
 
 ADMIN="$("$BIN/boxofficectl" token --role admin --sub bench-admin)"
 EVENT="$(curl -fsS -X POST "$BASE/events" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
@@ -29,7 +29,7 @@ curl -fsS -X POST "$BASE/events/$EVENT/ticket-category" -H "Authorization: Beare
 reserve_p99() {  # seconds -> p99 in ms of POST /reserve on $EVENT
     MODE=reserve EVENT_ID="$EVENT" TOKENS_FILE="$RUN/bench-wave-tokens.txt" \
         wrk -t 2 -c 64 -d "${1}s" -s "$ROOT/scripts/tools/wrk-bench.lua" "$BASE/reserve" 2>>"$RUN/bench-wave.log" \
-        | sed -n 's/^WRK //p' | python3 -c 'import json,sys; r = json.load(sys.stdin); print(f"{r[\"p99_ms\"]:.2f} {r[\"requests\"] / r[\"seconds\"]:.0f}")'
+        | sed -n 's/^WRK //p' | python3 -c 'import json,sys; r = json.load(sys.stdin); print("%.2f %.0f" % (r["p99_ms"], r["requests"] / r["seconds"]))'
 }
 
 log "quiet: POST /reserve for ${PHASE}s on event $EVENT"

@@ -2,7 +2,7 @@
 # Shared settings and helpers for the stack scripts. Sourced, never run.
 #
 # Every port and folder can be changed through the environment; the defaults
-# are the operating contract of DESIGN.md.
+# are the operating contract of docs/architecture.md.
 
 set -euo pipefail
 

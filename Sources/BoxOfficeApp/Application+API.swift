@@ -29,14 +29,14 @@ public struct Dependencies: Sendable {
 
     /// The Redis inventory with the settings' hold TTL, retention, quantity cap, reserve batch
     /// limit and reserve rate.
-    public func inventory(settings: BoxOfficeSettings) -> RedisInventory {
+    public func inventory(settings: BoxOfficeSettings, redis: RedisClient? = nil) -> RedisInventory {
         var c = InventoryConfiguration()
         c.holdTTL = .seconds(settings.holdTTLSeconds)
         c.retention = .seconds(settings.reservationRetentionSeconds)
         c.maxQuantityPerRequest = settings.maxQuantityPerRequest
         c.reserveBatchLimit = settings.reserveBatchLimit
         c.reserveRate = (interval: .microseconds(1_000_000 / settings.reservePerSecond), burst: settings.reserveBurst)
-        return RedisInventory(redis: redis, configuration: c)
+        return RedisInventory(redis: redis ?? self.redis, configuration: c)
     }
 
     /// Redis, PostgreSQL and Kafka checks, in that order.
@@ -56,8 +56,13 @@ public func buildAPIApplication(
         router: router,
         configuration: .init(address: .hostname(settings.apiHost, port: settings.apiPort), serverName: "boxoffice-api"),
         logger: logger)
+    // Background work (the sweeper's batches, the repair loop's reads, the reporter's samples) has a
+    // Redis connection of its own, so no request's command waits behind it on a pipelined connection.
+    var backgroundRedis = try settings.redis()
+    backgroundRedis.poolSize = 1
+    let background = RedisClient(configuration: backgroundRedis, logger: logger)
     let sweeper = HoldSweeper(
-        inventory: dependencies.inventory(settings: settings), expiredCounter: Counter(label: "holds_expired_total"),
+        inventory: dependencies.inventory(settings: settings, redis: background), expiredCounter: Counter(label: "holds_expired_total"),
         logger: logger)
     var relayConfiguration = OutboxRelay.Configuration()
     relayConfiguration.leaseTime = .milliseconds(settings.relayLeaseMs)
@@ -69,10 +74,10 @@ public func buildAPIApplication(
     var repairConfiguration = PipelineRepair.Configuration()
     repairConfiguration.grace = .seconds(settings.repairGraceSeconds)
     repairConfiguration.leaseTime = .milliseconds(settings.relayLeaseMs)
-    let repair = PipelineRepair(redis: dependencies.redis, db: dependencies.postgres, configuration: repairConfiguration, logger: logger)
-    let reporter = MetricsReporter(redis: dependencies.redis, postgres: dependencies.postgres, reportStock: true, interval: .seconds(2), logger: logger)
+    let repair = PipelineRepair(redis: background, db: dependencies.postgres, configuration: repairConfiguration, logger: logger)
+    let reporter = MetricsReporter(redis: background, postgres: dependencies.postgres, reportStock: true, interval: .seconds(2), logger: logger)
     // Services stop in the reverse of this order, once the HTTP server has: the clients last.
-    app.addServices(ClientShutdown(dependencies: dependencies), dependencies.redis, relay, repair, sweeper, reporter)
+    app.addServices(ClientShutdown(dependencies: dependencies), dependencies.redis, background, relay, repair, sweeper, reporter)
     return app
 }
 

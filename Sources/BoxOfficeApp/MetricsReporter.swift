@@ -53,7 +53,7 @@ struct MetricsReporter: Service {
     }
 }
 
-/// The business counters of DESIGN.md, labelled by outcome.
+/// The business counters of docs/architecture.md, labelled by outcome.
 enum BusinessMetrics {
     private static let reservations = CounterFamily(label: "reservation_total", dimension: "result")
     private static let failedReservations = CounterFamily(label: "failed_reservation_total", dimension: "reason")

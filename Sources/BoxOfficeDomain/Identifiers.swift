@@ -78,8 +78,7 @@ public struct ReservationID: Hashable, Sendable, CustomStringConvertible {
     ///
     /// The ids of one event sort by creation, like UUIDv7, so PostgreSQL adds each new
     /// booking at the right edge of the `bookings` primary key instead of at a random leaf
-    /// page: with all of the table's indexes, a thousand-row insert cost about 16 µs a row
-    /// with such keys and 23 µs with random ones. 36 random bits within a millisecond keep
+    /// page (docs/indexes.md has the cost of both). 36 random bits within a millisecond keep
     /// two ids of one event apart; a reserve that still meets its id taken retries with another.
     public static func fresh(in event: EventID, milliseconds: Int64 = unixMilliseconds()) -> ReservationID {
         var generator = IDRandom()

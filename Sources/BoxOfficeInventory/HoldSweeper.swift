@@ -16,8 +16,9 @@ public struct HoldSweeper: Service {
     public struct Configuration: Sendable {
         /// Pause between sweeps. Default 250 ms (holds return well within `ttl + 2 s`).
         public var interval: Duration = .milliseconds(250)
-        /// Most holds one call lapses for one event. Default 256.
-        public var batchSize = 256
+        /// Most holds one call lapses for one event: a call holds Redis for about this many
+        /// times a hold's cost, so other requests wait at most that long. Default 128.
+        public var batchSize = 128
         /// Sweep only these events; `nil` (the default) sweeps every event with inventory.
         public var events: Set<EventID>? = nil
         public init() {}

@@ -35,8 +35,7 @@ public enum InventoryScripts {
 
 /// `prelude.lua` cut into its helpers (`local function name(...)` to the next one), so that a
 /// script carries only those it calls. Redis runs a script's whole text on every call, and each
-/// `local function` it passes makes a closure: the full prelude cost every call about a
-/// microsecond, a fifth of a small script such as `availability.lua`.
+/// `local function` it passes makes a closure (docs/performance.md has the cost).
 struct Prelude {
     struct Helper {
         var name: String

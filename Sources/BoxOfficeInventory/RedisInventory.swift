@@ -82,7 +82,7 @@ public struct RedisInventory: Sendable {
     }
 
     /// Most due holds a read of availability lapses per event.
-    static let dueHoldsPerRead = 2_000
+    static let dueHoldsPerRead = 512
 
     /// The categories of an `availability.lua` reply, by name.
     static func categories(from reply: RESPValue) throws -> [CategoryAvailability] {
@@ -371,11 +371,8 @@ struct ScriptReply {
 /// What reserves may share one call of reserve.lua: one event's, made on one event loop
 /// (whose Redis connection carries them), with the same settings.
 ///
-/// One lane per event and loop was measured against both neighbours (wrk, c=64, 2 cores):
-/// one lane per event for all loops doubled the batches (11 → 20 reserves) but left the
-/// machine idle 17% of the time instead of 6% (both loops waiting on the one call in flight),
-/// for about 17% fewer reserves a second; two lanes per loop halved the batches (5.7) and cost
-/// more CPU per reserve than the idle time it won back.
+/// Each event loop keeps a call in flight per event, so both loops work while Redis runs the
+/// other's batch; the alternatives measured are in docs/performance.md.
 struct ReserveLane: Hashable, Sendable {
     let event: EventID
     let loop: ObjectIdentifier?

@@ -26,8 +26,8 @@ public struct KafkaProducerConfiguration: Sendable {
     /// reporting failure. Default 30 s.
     public var messageTimeoutMilliseconds: Int = 30_000
     /// `compression.codec` of the producer's batches. Default `lz4`: the broker
-    /// stores and serves the batches compressed, which cost it about a third less
-    /// CPU per event than plain JSON; consumers decompress transparently.
+    /// stores and serves the batches compressed, which costs it less CPU per event
+    /// than plain JSON; consumers decompress transparently.
     public var compression = "lz4"
     /// `queue.buffering.max.messages`. Default 100,000.
     public var maxQueuedMessages: Int = 100_000

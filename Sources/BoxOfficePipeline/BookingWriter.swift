@@ -11,8 +11,8 @@ import Foundation
 /// every reservation of a rush) is keyed by the reservation instead: the held
 /// event creates the row or fills a missing `held_at`, and a repeated one finds
 /// `held_at` set and changes nothing. Those events skip `processed_events`,
-/// whose row, index entry and returned id cost PostgreSQL about as much as the
-/// booking itself.
+/// whose row, index entry and returned id would cost PostgreSQL a second write
+/// per reservation.
 public struct BookingWriter: Sendable {
     let db: PostgresClient
 

@@ -30,8 +30,8 @@ import ServiceLifecycle
 /// in flight, so it stops within moments whatever the broker does; undelivered
 /// entries stay in the stream for the next start.
 ///
-/// A consumer group would cost Redis about five times as much per entry: each
-/// read is written to the AOF as one `XCLAIM` per entry, then acknowledged.
+/// The relay keeps its own cursor rather than a consumer group, whose reads are
+/// written to the AOF as one `XCLAIM` per entry, then acknowledged.
 public struct OutboxRelay: Service {
     /// Settings of the relay.
     public struct Configuration: Sendable {

@@ -31,8 +31,8 @@ private func collectJSONBody(_ request: Request, context: BoxOfficeRequestContex
                       detail: "Send the body as application/json.")
     }
     // Read here rather than with `request.body.collect(upTo:)`: that generic is a concurrent async
-    // function, and entering and leaving it (and its iterator's witness) re-enqueued the request's
-    // task about five times; this loop runs on the caller's executor.
+    // function, whose entry and exit re-enqueue the request's task; this loop runs on the
+    // caller's executor.
     let limit = context.maxUploadSize
     // A body whose Content-Length the first part already fills is whole: its end is left
     // for Hummingbird, which reads past every request's end anyway, instead of costing this
@@ -108,7 +108,7 @@ extension Problem {
 }
 
 /// The encoder of every JSON response body (stable key order, no escaped slashes).
-/// `JSONEncoder` is safe to share once configured; making one per response was measurable.
+/// `JSONEncoder` is safe to share once configured, so one is made for every response.
 let responseEncoder: JSONEncoder = {
     let e = JSONEncoder()
     e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
