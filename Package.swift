@@ -47,14 +47,17 @@ let package = Package(
         // MARK: The allocator the executables link (jemalloc)
         .target(name: "BoxOfficeAllocator", dependencies: ["CJemalloc"], swiftSettings: swiftSettings),
 
-        // MARK: Domain: pure types and rules, no I/O
-        .target(name: "BoxOfficeDomain", swiftSettings: swiftSettings),
+        // MARK: Support: small helpers every module may use (duration units)
+        .target(name: "BoxOfficeSupport", swiftSettings: swiftSettings),
 
-        // MARK: Adapters
+        // MARK: Domain: pure types and rules, no I/O
+        .target(name: "BoxOfficeDomain", dependencies: ["BoxOfficeSupport"], swiftSettings: swiftSettings),
+
+        // MARK: Adapters: one per server, each wrapping its C library
         .target(
             name: "BoxOfficeRedis",
             dependencies: [
-                "BoxOfficeDomain", "CHiredis",
+                "BoxOfficeSupport", "CHiredis",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -65,7 +68,7 @@ let package = Package(
         .target(
             name: "BoxOfficeKafka",
             dependencies: [
-                "BoxOfficeDomain", "CRdKafka",
+                "BoxOfficeSupport", "CRdKafka",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -74,17 +77,18 @@ let package = Package(
         .target(
             name: "BoxOfficePostgres",
             dependencies: [
-                "CLibPQ",
+                "BoxOfficeSupport", "CLibPQ",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.embedInCode("Migrations")],
             swiftSettings: swiftSettings),
 
+        // MARK: Inventory: seats in Redis (Lua scripts, coalesced reserves, the hold sweeper)
         .target(
             name: "BoxOfficeInventory",
             dependencies: [
-                "BoxOfficeDomain", "BoxOfficeRedis",
+                "BoxOfficeDomain", "BoxOfficeSupport", "BoxOfficeRedis",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -93,21 +97,56 @@ let package = Package(
             resources: [.embedInCode("Lua")],
             swiftSettings: swiftSettings),
 
+        // MARK: Persistence: the catalog, users and bookings in PostgreSQL (repositories)
+        .target(
+            name: "BoxOfficePersistence",
+            dependencies: ["BoxOfficeDomain", "BoxOfficePostgres"],
+            swiftSettings: swiftSettings),
+
+        // MARK: Pipeline: outbox relay and repair loop (Redis → Kafka), booking consumer (Kafka → PostgreSQL)
         .target(
             name: "BoxOfficePipeline",
             dependencies: [
-                "BoxOfficeDomain", "BoxOfficeRedis", "BoxOfficeInventory", "BoxOfficeKafka", "BoxOfficePostgres",
+                "BoxOfficeDomain", "BoxOfficeSupport", "BoxOfficeRedis", "BoxOfficeInventory", "BoxOfficeKafka", "BoxOfficePostgres",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings),
 
-        // MARK: Application: configuration, HTTP layer, service composition
+        // MARK: Runtime: what every process starts with (settings, logging, start-up checks, clients, reporter)
         .target(
-            name: "BoxOfficeApp",
+            name: "BoxOfficeRuntime",
             dependencies: [
-                "BoxOfficeDomain", "BoxOfficeRedis", "BoxOfficeKafka", "BoxOfficePostgres", "BoxOfficeInventory", "BoxOfficePipeline",
+                "BoxOfficeDomain", "BoxOfficeSupport", "BoxOfficeRedis", "BoxOfficeKafka", "BoxOfficePostgres", "BoxOfficeInventory",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+
+        // MARK: HTTP basics both servers use: problem documents, health, readiness and metrics routes
+        .target(
+            name: "BoxOfficeHTTP",
+            dependencies: [
+                "BoxOfficeRuntime", "BoxOfficeRedis", "BoxOfficePostgres",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+
+        // MARK: The API's HTTP layer: middleware, auth, routes, and the API process's composition
+        .target(
+            name: "BoxOfficeAPI",
+            dependencies: [
+                "BoxOfficeDomain", "BoxOfficeSupport", "BoxOfficeRedis", "BoxOfficeKafka", "BoxOfficePostgres", "BoxOfficeInventory",
+                "BoxOfficePersistence", "BoxOfficePipeline", "BoxOfficeRuntime", "BoxOfficeHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -121,15 +160,23 @@ let package = Package(
             resources: [.embedInCode("Resources")],
             swiftSettings: swiftSettings),
 
-        // MARK: Executables
+        // MARK: Executables (the worker composes itself: it links no routes, JWT or bcrypt)
         .executableTarget(
-            name: "boxoffice-api", dependencies: ["BoxOfficeApp", "BoxOfficeAllocator"], swiftSettings: swiftSettings),
+            name: "boxoffice-api", dependencies: ["BoxOfficeAPI", "BoxOfficeRuntime", "BoxOfficeAllocator"], swiftSettings: swiftSettings),
         .executableTarget(
-            name: "boxoffice-worker", dependencies: ["BoxOfficeApp", "BoxOfficeAllocator"], swiftSettings: swiftSettings),
+            name: "boxoffice-worker",
+            dependencies: [
+                "BoxOfficeRuntime", "BoxOfficeHTTP", "BoxOfficePipeline", "BoxOfficeKafka", "BoxOfficeAllocator",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "boxofficectl",
             dependencies: [
-                "BoxOfficeApp", "BoxOfficePostgres", "BoxOfficeInventory", "BoxOfficeDomain", "BoxOfficeRedis", "BoxOfficePipeline",
+                "BoxOfficeAPI", "BoxOfficeRuntime", "BoxOfficePersistence", "BoxOfficePostgres", "BoxOfficeInventory", "BoxOfficeDomain",
+                "BoxOfficeRedis", "BoxOfficePipeline", "BoxOfficeSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -140,8 +187,8 @@ let package = Package(
         .executableTarget(
             name: "boxoffice-bench",
             dependencies: [
-                "BoxOfficeDomain", "BoxOfficeInventory", "BoxOfficeRedis", "BoxOfficePipeline", "BoxOfficePostgres", "BoxOfficeKafka",
-                "BoxOfficeAllocator",
+                "BoxOfficeDomain", "BoxOfficeSupport", "BoxOfficeInventory", "BoxOfficeRedis", "BoxOfficePipeline", "BoxOfficePostgres",
+                "BoxOfficeKafka", "BoxOfficeAllocator",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -153,14 +200,16 @@ let package = Package(
         .testTarget(
             name: "BoxOfficeUnitTests",
             dependencies: [
-                "BoxOfficeDomain", "BoxOfficeApp", "BoxOfficeRedis", "BoxOfficePostgres", "BoxOfficeInventory", "BoxOfficePipeline",
+                "BoxOfficeDomain", "BoxOfficeSupport", "BoxOfficeAPI", "BoxOfficeHTTP", "BoxOfficeRuntime", "BoxOfficePersistence",
+                "BoxOfficeRedis", "BoxOfficePostgres", "BoxOfficeInventory", "BoxOfficePipeline", "BoxOfficeKafka",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: testSwiftSettings),
         .testTarget(
             name: "BoxOfficeIntegrationTests",
             dependencies: [
-                "BoxOfficeApp", "BoxOfficeRedis", "BoxOfficeKafka", "BoxOfficePostgres", "BoxOfficeInventory", "BoxOfficeDomain", "BoxOfficePipeline",
+                "BoxOfficeAPI", "BoxOfficeHTTP", "BoxOfficeRuntime", "BoxOfficePersistence", "BoxOfficeSupport",
+                "BoxOfficeRedis", "BoxOfficeKafka", "BoxOfficePostgres", "BoxOfficeInventory", "BoxOfficeDomain", "BoxOfficePipeline",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

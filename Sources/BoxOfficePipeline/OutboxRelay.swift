@@ -1,3 +1,4 @@
+import BoxOfficeSupport
 import BoxOfficeDomain
 import BoxOfficeInventory
 import BoxOfficeKafka

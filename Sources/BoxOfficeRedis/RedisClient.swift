@@ -1,4 +1,4 @@
-import BoxOfficeDomain
+import BoxOfficeSupport
 import Logging
 import NIOCore
 import NIOPosix

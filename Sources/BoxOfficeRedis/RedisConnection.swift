@@ -1,4 +1,4 @@
-import BoxOfficeDomain
+import BoxOfficeSupport
 import NIOCore
 import NIOPosix
 

@@ -1,5 +1,8 @@
 import BoxOfficeAllocator
-import BoxOfficeApp
+import BoxOfficeAPI
+import BoxOfficeHTTP
+import BoxOfficePersistence
+import BoxOfficeRuntime
 
 ProcessRunner.runConcurrencyOnEventLoops()
 await ProcessRunner.run(name: "boxoffice-api", allocator: Allocator.description, build: buildAPIApplication)

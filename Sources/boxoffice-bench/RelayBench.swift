@@ -1,3 +1,4 @@
+import BoxOfficeSupport
 import ArgumentParser
 import BoxOfficeDomain
 import BoxOfficeInventory

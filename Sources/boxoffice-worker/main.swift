@@ -1,5 +1,5 @@
 import BoxOfficeAllocator
-import BoxOfficeApp
+import BoxOfficeRuntime
 
 ProcessRunner.runConcurrencyOnEventLoops()
 await ProcessRunner.run(name: "boxoffice-worker", allocator: Allocator.description, build: buildWorkerApplication)

@@ -1,5 +1,9 @@
+import BoxOfficeDomain
 import ArgumentParser
-import BoxOfficeApp
+import BoxOfficeAPI
+import BoxOfficeHTTP
+import BoxOfficePersistence
+import BoxOfficeRuntime
 import BoxOfficePostgres
 import Foundation
 import Logging

@@ -1,5 +1,8 @@
 import ArgumentParser
-import BoxOfficeApp
+import BoxOfficeAPI
+import BoxOfficeHTTP
+import BoxOfficePersistence
+import BoxOfficeRuntime
 import BoxOfficeDomain
 import BoxOfficeInventory
 import BoxOfficePostgres

@@ -1,4 +1,7 @@
-import BoxOfficeApp
+import BoxOfficeAPI
+import BoxOfficeHTTP
+import BoxOfficePersistence
+import BoxOfficeRuntime
 import BoxOfficeDomain
 import BoxOfficePostgres
 import Foundation

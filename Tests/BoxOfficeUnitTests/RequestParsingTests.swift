@@ -1,4 +1,6 @@
-@testable import BoxOfficeApp
+@testable import BoxOfficeAPI
+@testable import BoxOfficeHTTP
+@testable import BoxOfficeRuntime
 import BoxOfficeDomain
 @testable import BoxOfficePipeline
 import Testing

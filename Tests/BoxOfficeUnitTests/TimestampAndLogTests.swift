@@ -1,6 +1,9 @@
-@testable import BoxOfficeApp
+@testable import BoxOfficeAPI
+@testable import BoxOfficeHTTP
+@testable import BoxOfficeRuntime
 @testable import BoxOfficeInventory
 @testable import BoxOfficePipeline
+import BoxOfficeSupport
 import BoxOfficeRedis
 import BoxOfficeDomain
 import Foundation

@@ -1,4 +1,4 @@
-import BoxOfficeDomain
+import BoxOfficeSupport
 import CRdKafka
 import Foundation
 import Logging

@@ -1,0 +1,291 @@
+import BoxOfficePersistence
+import BoxOfficeRuntime
+import BoxOfficeHTTP
+import BoxOfficeDomain
+import BoxOfficeInventory
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// Reserve, confirm, cancel and read reservations (Redis), and a buyer's bookings (PostgreSQL).
+struct ReservationRoutes {
+    let inventory: RedisInventory
+    let payments: any PaymentGateway
+    let bookings: any BookingRepository
+
+    struct ReserveRequest: ScannableRequestBody {
+        var event_id: String
+        var category: String
+        var qty: Int
+
+        static func scanned(from bytes: UnsafeRawBufferPointer) -> ReserveRequest? {
+            JSONScanner.scan(bytes) { s in
+                var event: String?, category: String?, qty: Int?
+                try s.object { s, key in
+                    if JSONScanner.key(key, is: "event_id") { event = try s.string() }
+                    else if JSONScanner.key(key, is: "category") { category = try s.string() }
+                    else if JSONScanner.key(key, is: "qty") { qty = try s.int() }
+                    else { throw JSONScanner.GiveUp() }
+                }
+                guard let event, let category, let qty else { throw JSONScanner.GiveUp() }
+                return ReserveRequest(event_id: event, category: category, qty: qty)
+            }
+        }
+    }
+
+    struct ConfirmRequest: Decodable {
+        var reservation_id: String
+        var payment_ok: Bool
+    }
+
+    struct ReservationBody: Encodable, ResponseGenerator, Sendable {
+        var reservation_id: String
+        var status: String
+        var event_id: String
+        var category: String
+        var qty: Int
+        var amount: Int
+        var currency: String
+        var expires_at: String
+        var created_at: String
+        var payment_ref: String?
+
+        init(_ r: Reservation) {
+            reservation_id = r.id.rawValue
+            status = r.status.rawValue
+            event_id = r.event.rawValue
+            category = r.category
+            qty = r.quantity
+            amount = r.price.amount
+            currency = r.price.currency
+            expires_at = RFC3339Timestamp.string(milliseconds: r.expiresAtMs)
+            created_at = RFC3339Timestamp.string(milliseconds: r.createdAtMs)
+            payment_ref = r.paymentReference
+        }
+
+        /// The body as `responseEncoder` writes it (sorted keys), written directly: it is
+        /// made on every reserve, the hot path, without Foundation's encoder.
+        var json: [UInt8] {
+            var w = JSONObjectWriter(capacity: 320)
+            w.int("amount", amount)
+            w.string("category", category)
+            w.string("created_at", created_at)
+            w.string("currency", currency)
+            w.string("event_id", event_id)
+            w.string("expires_at", expires_at)
+            w.string("payment_ref", ifPresent: payment_ref)
+            w.int("qty", qty)
+            w.string("reservation_id", reservation_id)
+            w.string("status", status)
+            return w.finish()
+        }
+
+        func response(from request: Request, context: some RequestContext) throws -> Response {
+            jsonResponse(status: .ok, headers: [:], body: json)
+        }
+    }
+
+    struct BookingBody: Encodable, Sendable {
+        var reservation_id: String
+        var event_id: String
+        var category: String
+        var qty: Int
+        var amount: Int
+        var currency: String
+        var status: String
+        var created_at: String
+        var updated_at: String
+        var confirmed_at: String?
+    }
+
+    typealias BookingList = Page<BookingBody>
+
+    func register(on router: Router<BoxOfficeRequestContext>) {
+        router.post("/reserve") { request, context in try await reserve(request, context) }
+        router.post("/confirm") { request, context in try await confirm(request, context) }
+        router.post("/reservations/{id}/cancel") { _, context in try await cancel(context) }
+        router.get("/reservations/{id}") { _, context in try await show(context) }
+        router.get("/me/bookings") { request, context in try await myBookings(request, context) }
+    }
+
+    func reserve(_ request: Request, _ context: BoxOfficeRequestContext) async throws -> Response {
+        let user = try context.requireUser()
+        var headers = HTTPFields()
+        let body = try await decodeJSON(ReserveRequest.self, from: request, context: context)
+        guard let event = EventID(body.event_id) else { throw Problem.validation("event_id is not a valid event id.") }
+        guard let category = CategoryName(body.category) else { throw Problem.validation("category is not a valid category name.") }
+        let max = inventory.configuration.maxQuantityPerRequest
+        guard (1...max).contains(body.qty) else { throw Problem.validation("qty must be between 1 and \(max).") }
+        var idempotencyKey: String? = nil
+        if let key = request.headers[.idempotencyKey] {
+            guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) else {
+                throw Problem.validation("Idempotency-Key must be 1 to 255 visible ASCII characters.")
+            }
+            idempotencyKey = key
+        }
+        guard let buyer = BuyerID(user.subject) else { throw Problem.validation("the token's subject is not usable as a buyer id.") }
+
+        switch try await inventory.reserve(event: event, category: category, buyer: buyer, quantity: body.qty, idempotencyKey: idempotencyKey) {
+        case .held(let r, let replayed):
+            BusinessMetrics.reservation(replayed ? "replayed" : "held")
+            // The access line of this request carries the new reservation (its Location) at info.
+            context.logger.debug(replayed ? "reservation replayed" : "reservation held",
+                                 metadata: [LogKey.reservationID: "\(r.id)", LogKey.eventID: "\(event)"])
+            if replayed { headers[.idempotentReplayed] = "true" }
+            if let burst = inventory.configuration.reserveRate?.burst { headers[.rateLimitLimit] = String(burst) }
+            headers[.location] = "/reservations/\(r.id.rawValue)"
+            return jsonResponse(status: .created, headers: headers, body: ReservationBody(r).json)
+        case .soldOut(let available):
+            BusinessMetrics.reservation("sold_out")
+            BusinessMetrics.failedReservation("sold_out")
+            throw Problem(status: .conflict, code: "sold_out", title: "Sold Out",
+                          detail: available == 0 ? "No tickets of '\(category)' are left." : "Only \(available) tickets of '\(category)' are left.")
+        case .limitExceeded(let limit, let already):
+            BusinessMetrics.reservation("limit_exceeded")
+            BusinessMetrics.failedReservation("limit_exceeded")
+            throw Problem(status: .conflict, code: "limit_exceeded", title: "Limit Exceeded",
+                          detail: "At most \(limit) tickets of '\(category)' per buyer; you hold or bought \(already).")
+        case .notFound:
+            BusinessMetrics.reservation("not_found")
+            BusinessMetrics.failedReservation("not_found")
+            throw Problem.notFound("No category '\(category)' in event \(event).")
+        case .invalidQuantity(let max):
+            BusinessMetrics.reservation("invalid")
+            BusinessMetrics.failedReservation("invalid_qty")
+            throw Problem.validation("qty must be between 1 and \(max).")
+        case .rateLimited(let retryAfterMs, let resetMs):
+            BusinessMetrics.reservation("rate_limited")
+            BusinessMetrics.failedReservation("rate_limited")
+            throw RateLimiter.tooMany(limit: inventory.configuration.reserveRate?.burst ?? 0, retryAfterMs: retryAfterMs, resetMs: resetMs)
+        }
+    }
+
+    func confirm(_ request: Request, _ context: BoxOfficeRequestContext) async throws -> ReservationBody {
+        do {
+            let body = try await confirmReservation(request, context)
+            BusinessMetrics.confirmation(body.status)
+            return body
+        } catch let problem as Problem {
+            BusinessMetrics.confirmation(problem.code)
+            throw problem
+        }
+    }
+
+    func confirmReservation(_ request: Request, _ context: BoxOfficeRequestContext) async throws -> ReservationBody {
+        let user = try context.requireUser()
+        let body = try await decodeJSON(ConfirmRequest.self, from: request, context: context)
+        guard let id = ReservationID(body.reservation_id) else { throw Problem.notFound("No reservation \(body.reservation_id.prefix(100)).") }
+        guard let buyer = BuyerID(user.subject) else { throw Self.forbidden }
+        var logger = context.logger
+        logger[metadataKey: LogKey.reservationID] = "\(id)"
+
+        // Read first: a repeated confirm returns the first result without charging again.
+        guard let current = try await inventory.reservation(id) else { throw Problem.notFound("No reservation \(id).") }
+        guard current.buyer == buyer.rawValue else { throw Self.forbidden }
+        switch current.status {
+        case .confirmed: return ReservationBody(current)
+        case .cancelled: throw Self.notHeld(current)
+        case .expired: throw Self.expired(current)
+        case .held: break
+        }
+
+        switch try await payments.charge(reservation: id, amount: current.price, approve: body.payment_ok) {
+        case .declined(let reference, let reason):
+            let outcome = try await inventory.recordPaymentFailure(id, buyer: buyer, paymentReference: reference, reason: reason)
+            logger.info("payment declined", metadata: ["payment_ref": "\(reference)"])
+            switch outcome {
+            case .recorded:
+                throw Problem(status: HTTPResponse.Status(code: 402, reasonPhrase: "Payment Required"), code: "payment_failed", title: "Payment Required",
+                              detail: "The payment was declined; the hold stays until \(RFC3339Timestamp.string(milliseconds: current.expiresAtMs)).")
+            case .alreadyConfirmed(let r): return ReservationBody(r)
+            case .expired(let r): throw Self.expired(r)
+            case .notHeld(let r): throw Self.notHeld(r)
+            case .notFound: throw Problem.notFound("No reservation \(id).")
+            case .notOwner: throw Self.forbidden
+            }
+        case .approved(let reference):
+            let outcome = try await inventory.confirm(id, buyer: buyer, paymentReference: reference)
+            switch outcome {
+            case .confirmed(let r):
+                logger.info("reservation confirmed", metadata: ["payment_ref": "\(reference)"])
+                return ReservationBody(r)
+            case .alreadyConfirmed(let r):
+                return ReservationBody(r)
+            case .expired(let r):
+                try await payments.refund(reference: reference, reservation: id)
+                throw Self.expired(r)
+            case .notHeld(let r):
+                try await payments.refund(reference: reference, reservation: id)
+                throw Self.notHeld(r)
+            case .notFound:
+                throw Problem.notFound("No reservation \(id).")
+            case .notOwner:
+                throw Self.forbidden
+            }
+        }
+    }
+
+    func cancel(_ context: BoxOfficeRequestContext) async throws -> ReservationBody {
+        let user = try context.requireUser()
+        let id = try pathReservation(context)
+        guard let buyer = BuyerID(user.subject) else { throw Self.forbidden }
+        switch try await inventory.cancel(id, buyer: buyer) {
+        case .cancelled(let r), .alreadyCancelled(let r):
+            context.logger.info("reservation cancelled", metadata: [LogKey.reservationID: "\(id)"])
+            return ReservationBody(r)
+        case .notHeld(let r):
+            throw Self.notHeld(r)
+        case .notFound:
+            throw Problem.notFound("No reservation \(id).")
+        case .notOwner:
+            throw Self.forbidden
+        }
+    }
+
+    func show(_ context: BoxOfficeRequestContext) async throws -> ReservationBody {
+        let user = try context.requireUser()
+        let id = try pathReservation(context)
+        guard let r = try await inventory.reservation(id) else { throw Problem.notFound("No reservation \(id).") }
+        guard r.buyer == user.subject else { throw Self.forbidden }
+        return ReservationBody(r)
+    }
+
+    func myBookings(_ request: Request, _ context: BoxOfficeRequestContext) async throws -> BookingList {
+        let user = try context.requireUser()
+        let limit = try queryLimit(request, default: 20)
+        var before: (Date, String)? = nil
+        if let cursor = request.uri.queryParameters.get("cursor") {
+            guard let decoded = Cursor.decode(cursor) else { throw Problem.validation("cursor is not one this API issued.") }
+            before = decoded
+        }
+        let rows = try await bookings.bookings(user: user.subject, limit: limit + 1, before: before)
+        let items = Array(rows.prefix(limit))
+        return BookingList(
+            items: items.map {
+                BookingBody(reservation_id: $0.reservationID, event_id: $0.eventID, category: $0.category, qty: $0.quantity,
+                            amount: $0.price.amount, currency: $0.price.currency, status: $0.status,
+                            created_at: RFC3339.string($0.createdAt), updated_at: RFC3339.string($0.updatedAt),
+                            confirmed_at: $0.confirmedAt.map(RFC3339.string))
+            },
+            next_cursor: rows.count > limit ? items.last.map { Cursor.encode($0.createdAt, $0.reservationID) } : nil)
+    }
+
+    func pathReservation(_ context: BoxOfficeRequestContext) throws -> ReservationID {
+        guard let raw = context.parameters.get("id"), let id = ReservationID(raw) else {
+            throw Problem.notFound("No such reservation.")
+        }
+        return id
+    }
+
+    static let forbidden = Problem(status: .forbidden, code: "forbidden", title: "Forbidden", detail: "This reservation belongs to another buyer.")
+
+    static func notHeld(_ r: Reservation) -> Problem {
+        Problem(status: .conflict, code: "not_held", title: "Conflict", detail: "The reservation is \(r.status.rawValue), not held.")
+    }
+
+    static func expired(_ r: Reservation) -> Problem {
+        Problem(status: .gone, code: "expired", title: "Gone",
+                detail: "The hold expired at \(RFC3339Timestamp.string(milliseconds: r.expiresAtMs)); the tickets went back on sale.")
+    }
+}

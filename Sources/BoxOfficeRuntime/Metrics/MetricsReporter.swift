@@ -1,0 +1,62 @@
+import BoxOfficeDomain
+import BoxOfficeInventory
+import BoxOfficePostgres
+import BoxOfficeRedis
+import Logging
+import Metrics
+import Synchronization
+import ServiceLifecycle
+
+/// Samples the gauges that are not tied to a request: tickets available per
+/// category (`tickets_available{event,category}`), Redis memory
+/// (`redis_memory_bytes`) and PostgreSQL connections (`db_open_connections`).
+public struct MetricsReporter: Service {
+    let redis: RedisClient
+    let postgres: PostgresClient
+    /// Whether to report stock (the API does; the worker does not need to).
+    let reportStock: Bool
+    let interval: Duration
+    let logger: Logger
+
+    public init(redis: RedisClient, postgres: PostgresClient, reportStock: Bool, interval: Duration, logger: Logger) {
+        self.redis = redis
+        self.postgres = postgres
+        self.reportStock = reportStock
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let memory = Gauge(label: "redis_memory_bytes")
+        let connections = Gauge(label: "db_open_connections")
+        let inventory = RedisInventory(redis: redis)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            connections.record(postgres.openConnections)
+            do {
+                let info = try await redis.send(["INFO", "memory"]).string ?? ""
+                for line in info.split(whereSeparator: \.isNewline) where line.hasPrefix("used_memory:") {
+                    if let bytes = Int(line.dropFirst("used_memory:".count)) { memory.record(bytes) }
+                }
+                if reportStock {
+                    let time = try await redis.send(["TIME"]).array ?? []
+                    let nowMs = (time.first?.int ?? 0) * 1000 + (time.last?.int ?? 0) / 1000
+                    // Every event's overdue holds, then every event's stock, each in one round trip.
+                    let events = try await inventory.events()
+                    let counts = try await redis.pipeline(events.map {
+                        ["ZCOUNT", .string(InventoryKeys(event: $0).holds), "-inf", .string("(\(nowMs - 2000)")]
+                    })
+                    Gauge(label: "holds_overdue").record(try counts.reduce(0) { $0 + (try $1.throwingOnError().int ?? 0) })
+                    for (event, categories) in zip(events, try await inventory.availability(events: events)) {
+                        for category in categories {
+                            Gauge(label: "tickets_available", dimensions: [("event", event.rawValue), ("category", category.name)])
+                                .record(category.stock.available)
+                        }
+                    }
+                }
+            } catch {
+                logger.debug("metrics sample failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+}
