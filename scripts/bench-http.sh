@@ -14,18 +14,9 @@
 # (k6/bench-http.js), whose JavaScript VUs take a core of their own.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 SECONDS_EACH="${1:-15}"; VUS="${2:-64}"
-RUN="${BOXOFFICE_RUN_DIR:-$ROOT/.run}"
-[ -f "$RUN/env" ] || die "no stack: run make up first"
-source "$RUN/env"
-CTL="$(cd "$ROOT" && swift build -c release --show-bin-path)/boxofficectl"
-BASE="http://127.0.0.1:$BOXOFFICE_API_PORT"
-curl -fsS "$BASE/ready" >/dev/null || die "the API at $BASE is not ready"
-
-ADMIN="$("$CTL" token --role admin --sub bench-admin)"
-EVENT="$(curl -fsS -X POST "$BASE/events" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
-    -d '{"name":"bench","venue":"bench","starts_at":"2030-01-01T20:00:00Z"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
-curl -fsS -X POST "$BASE/events/$EVENT/ticket-category" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
-    -d '{"name":"floor","total_stock":10000000,"price":100}' >/dev/null
+bench_stack
+CTL="$BIN/boxofficectl"
+EVENT="$(bench_event bench)"
 # Holds of an earlier run expire ten minutes later; if that falls inside this run, the
 # sweeper's work (and the events it emits) competes with the measurement. Say so.
 NOW_MS="$(redis-cli -p "$BOXOFFICE_REDIS_PORT" time | head -1)000"

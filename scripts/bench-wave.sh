@@ -10,21 +10,12 @@
 #   scripts/bench-wave.sh [holds] [seconds of each wrk phase]
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 HOLDS="${1:-100000}"; PHASE="${2:-8}"
-RUN="${BOXOFFICE_RUN_DIR:-$ROOT/.run}"
-[ -f "$RUN/env" ] || die "no stack: run make up first"
-source "$RUN/env"
-BIN="$(cd "$ROOT" && swift build -c release --show-bin-path)"
-BASE="http://127.0.0.1:$BOXOFFICE_API_PORT"
-curl -fsS "$BASE/ready" >/dev/null || die "the API at $BASE is not ready"
+bench_stack
 command -v wrk >/dev/null || die "wrk is not installed: run scripts/install.sh"
 rcli() { redis-cli -p "$BOXOFFICE_REDIS_PORT" "$@" | tr -d '\r'; }
 redis_ms() { rcli time | awk 'NR == 1 { s = $1 } NR == 2 { printf "%.0f\n", s * 1000 + int($1 / 1000) }'; }
 
-ADMIN="$("$BIN/boxofficectl" token --role admin --sub bench-admin)"
-EVENT="$(curl -fsS -X POST "$BASE/events" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
-    -d '{"name":"bench-wave","venue":"bench","starts_at":"2030-01-01T20:00:00Z"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
-curl -fsS -X POST "$BASE/events/$EVENT/ticket-category" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
-    -d '{"name":"floor","total_stock":10000000,"price":100}' >/dev/null
+EVENT="$(bench_event bench-wave)"
 "$BIN/boxofficectl" token --sub "wave-$(date +%s)" --count 3000 > "$RUN/bench-wave-tokens.txt"
 reserve_p99() {  # seconds -> p99 in ms of POST /reserve on $EVENT
     MODE=reserve EVENT_ID="$EVENT" TOKENS_FILE="$RUN/bench-wave-tokens.txt" \

@@ -107,3 +107,28 @@ stop_pid() {
     kill -KILL "$pid" 2>/dev/null || true
     rm -f "$pidfile"
 }
+
+# MARK: Benchmarks against the running stack
+# bench_stack: sets RUN, the stack's settings (.run/env), BIN (release executables) and
+# BASE (the API's URL), and stops when the stack is not up.
+bench_stack() {
+    RUN="${BOXOFFICE_RUN_DIR:-$ROOT/.run}"
+    [ -f "$RUN/env" ] || die "no stack: run make up first"
+    # shellcheck disable=SC1091
+    source "$RUN/env"
+    BIN="$(cd "$ROOT" && swift build -c release --show-bin-path)"
+    BASE="http://127.0.0.1:$BOXOFFICE_API_PORT"
+    curl -fsS "$BASE/ready" >/dev/null || die "the API at $BASE is not ready"
+}
+
+# bench_event NAME: creates an event with a 'floor' category of ten million tickets through
+# the API, as an admin; prints its id.
+bench_event() {
+    local admin event
+    admin="$("$BIN/boxofficectl" token --role admin --sub bench-admin)"
+    event="$(curl -fsS -X POST "$BASE/events" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+        -d "{\"name\":\"$1\",\"venue\":\"bench\",\"starts_at\":\"2030-01-01T20:00:00Z\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+    curl -fsS -X POST "$BASE/events/$event/ticket-category" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+        -d '{"name":"floor","total_stock":10000000,"price":100}' >/dev/null
+    echo "$event"
+}

@@ -14,30 +14,38 @@ public enum ReserveOutcome: Hashable, Sendable {
     case rateLimited(retryAfterMs: Int, resetMs: Int)
 }
 
+/// Why an operation on a buyer's hold (confirm, a failed payment, cancel) was refused:
+/// the same few reasons for each, mapped to replies once.
+public enum ReservationRefusal: Hashable, Sendable {
+    case notFound
+    /// Another buyer's reservation.
+    case notOwner
+    /// The hold lapsed (its time is up, whether or not it has been swept).
+    case expired(Reservation)
+    /// Not a hold any more: cancelled, or confirmed (for a cancel).
+    case notHeld(Reservation)
+
+    /// The refusal for an ended reservation `r` (cancelled or expired).
+    public init(ended r: Reservation) {
+        self = r.status == .expired ? .expired(r) : .notHeld(r)
+    }
+}
+
 /// What a confirm attempt came to.
 public enum ConfirmOutcome: Hashable, Sendable {
     /// Confirmed now.
     case confirmed(Reservation)
     /// Confirmed before: the first result, unchanged.
     case alreadyConfirmed(Reservation)
-    case notFound
-    case notOwner
-    /// The hold lapsed before payment.
-    case expired(Reservation)
-    /// Cancelled or expired already.
-    case notHeld(Reservation)
+    case refused(ReservationRefusal)
 }
 
 /// What recording a failed payment came to.
 public enum PaymentFailureOutcome: Hashable, Sendable {
     /// Recorded; the hold stays until it expires. `attempt` counts failures so far.
     case recorded(Reservation, attempt: Int)
-    case notFound
-    case notOwner
-    case notHeld(Reservation)
     case alreadyConfirmed(Reservation)
-    /// The hold lapsed.
-    case expired(Reservation)
+    case refused(ReservationRefusal)
 }
 
 /// What a cancel attempt came to.
@@ -45,10 +53,7 @@ public enum CancelOutcome: Hashable, Sendable {
     case cancelled(Reservation)
     /// Cancelled before: nothing changed.
     case alreadyCancelled(Reservation)
-    case notFound
-    case notOwner
-    /// Confirmed or expired: cannot be cancelled.
-    case notHeld(Reservation)
+    case refused(ReservationRefusal)
 }
 
 /// What expiring one hold came to.

@@ -15,6 +15,17 @@ public enum ReservationEventType: String, Sendable, Codable, CaseIterable {
         case .expired: return .expired
         }
     }
+
+    /// The events that bring a reservation from nothing to `status`, in order: its hold, then
+    /// the transition that ended it (the inverse of `status`).
+    public static func path(to status: ReservationStatus) -> [ReservationEventType] {
+        switch status {
+        case .held: return [.held]
+        case .confirmed: return [.held, .confirmed]
+        case .cancelled: return [.held, .cancelled]
+        case .expired: return [.held, .expired]
+        }
+    }
 }
 
 /// The payment part of an event.

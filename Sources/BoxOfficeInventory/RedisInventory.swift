@@ -215,11 +215,7 @@ public struct RedisInventory: Sendable {
         switch parts.status {
         case "confirmed": return .confirmed(try parts.reservation(1))
         case "already_confirmed": return .alreadyConfirmed(try parts.reservation(1))
-        case "expired": return .expired(try parts.reservation(1))
-        case "not_held": return .notHeld(try parts.reservation(1))
-        case "not_owner": return .notOwner
-        case "not_found": return .notFound
-        default: throw parts.unexpected()
+        default: return .refused(try parts.refusal())
         }
     }
 
@@ -233,11 +229,7 @@ public struct RedisInventory: Sendable {
         switch parts.status {
         case "recorded": return .recorded(try parts.reservation(2), attempt: try parts.int(1))
         case "already_confirmed": return .alreadyConfirmed(try parts.reservation(1))
-        case "expired": return .expired(try parts.reservation(1))
-        case "not_held": return .notHeld(try parts.reservation(1))
-        case "not_owner": return .notOwner
-        case "not_found": return .notFound
-        default: throw parts.unexpected()
+        default: return .refused(try parts.refusal())
         }
     }
 
@@ -251,10 +243,7 @@ public struct RedisInventory: Sendable {
         switch parts.status {
         case "cancelled": return .cancelled(try parts.reservation(1))
         case "already_cancelled": return .alreadyCancelled(try parts.reservation(1))
-        case "not_held": return .notHeld(try parts.reservation(1))
-        case "not_owner": return .notOwner
-        case "not_found": return .notFound
-        default: throw parts.unexpected()
+        default: return .refused(try parts.refusal())
         }
     }
 
@@ -336,6 +325,18 @@ struct ScriptReply {
 
     func stock(from i: Int) throws -> StockLevels {
         StockLevels(total: try int(i), available: try int(i + 1), held: try int(i + 2), confirmed: try int(i + 3))
+    }
+
+    /// The refusal a script's reply gives (`not_found`, `not_owner`, `expired`, `not_held`, the
+    /// last two with the reservation), read here for every script that acts on a hold.
+    func refusal() throws -> ReservationRefusal {
+        switch status {
+        case "not_found": return .notFound
+        case "not_owner": return .notOwner
+        case "expired": return .expired(try reservation(1))
+        case "not_held": return .notHeld(try reservation(1))
+        default: throw unexpected()
+        }
     }
 
     func reservation(_ i: Int) throws -> Reservation {

@@ -182,11 +182,9 @@ public struct PipelineRepair: Service {
             let status = statuses[e.rid]
             let there: Bool
             switch ReservationEventType(rawValue: e.type) {
-            case .held: there = status != nil
-            case .confirmed: there = status == ReservationStatus.confirmed.rawValue
-            case .cancelled: there = status == ReservationStatus.cancelled.rawValue
-            case .expired: there = status == ReservationStatus.expired.rawValue
-            case .paymentFailed: there = processed.contains(e.id.lowercased())
+            case .held?: there = status != nil
+            case .paymentFailed?: there = processed.contains(e.id.lowercased())
+            case let type?: there = status == type.status.rawValue
             case nil: there = true  // not an event the worker could persist: nothing to wait for
             }
             if there { found.insert(e.id) }

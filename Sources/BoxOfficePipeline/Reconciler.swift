@@ -89,14 +89,7 @@ public struct Reconciler: Sendable {
             var r: [String: String] = [:]
             for i in stride(from: 0, to: fields.count - 1, by: 2) { r[fields[i].string ?? ""] = fields[i + 1].string ?? "" }
             guard let status = r["status"].flatMap(ReservationStatus.init(rawValue:)) else { continue }
-            var types: [ReservationEventType] = [.held]
-            switch status {
-            case .held: break
-            case .confirmed: types.append(.confirmed)
-            case .cancelled: types.append(.cancelled)
-            case .expired: types.append(.expired)
-            }
-            for type in types {
+            for type in ReservationEventType.path(to: status) {
                 let at: String
                 switch type {
                 case .confirmed: at = r["confirmed_at"] ?? r["created"] ?? "0"

@@ -194,8 +194,8 @@ struct InventoryTests {
             guard case .held(let r, _) = try await inv.reserve(event: f.event, category: f.category, buyer: f.buyer(1), quantity: 2) else {
                 Issue.record("reserve failed"); return
             }
-            #expect(try await inv.confirm(r.id, buyer: f.buyer(2), paymentReference: "pay-x") == .notOwner)
-            #expect(try await inv.cancel(r.id, buyer: f.buyer(2)) == .notOwner)
+            #expect(try await inv.confirm(r.id, buyer: f.buyer(2), paymentReference: "pay-x") == .refused(.notOwner))
+            #expect(try await inv.cancel(r.id, buyer: f.buyer(2)) == .refused(.notOwner))
             #expect(try await f.stock() == StockLevels(total: 10, available: 8, held: 2, confirmed: 0))
 
             // Double confirm returns the first result.
@@ -205,7 +205,7 @@ struct InventoryTests {
             #expect(c1.paymentReference == "pay-1" && c1.status == .confirmed)
             #expect(try await inv.confirm(r.id, buyer: f.buyer(1), paymentReference: "pay-2") == .alreadyConfirmed(c1))
             // Cancel after confirm.
-            #expect(try await inv.cancel(r.id, buyer: f.buyer(1)) == .notHeld(c1))
+            #expect(try await inv.cancel(r.id, buyer: f.buyer(1)) == .refused(.notHeld(c1)))
             #expect(try await inv.expire(r.id) == .notHeld)
             #expect(try await f.stock() == StockLevels(total: 10, available: 8, held: 0, confirmed: 2))
 
@@ -221,7 +221,7 @@ struct InventoryTests {
                 return nowMs >= late.expiresAtMs
             }
             #expect(due)
-            guard case .expired = try await inv.confirm(late.id, buyer: f.buyer(3), paymentReference: "pay-3") else {
+            guard case .refused(.expired) = try await inv.confirm(late.id, buyer: f.buyer(3), paymentReference: "pay-3") else {
                 Issue.record("confirm after expiry must answer expired"); return
             }
             #expect(try await inv.expire(late.id) == .expired)
@@ -230,8 +230,8 @@ struct InventoryTests {
 
             // Unknown and malformed reservations.
             let ghost = ReservationID.fresh(in: f.event)
-            #expect(try await inv.confirm(ghost, buyer: f.buyer(1), paymentReference: "p") == .notFound)
-            #expect(try await inv.cancel(ghost, buyer: f.buyer(1)) == .notFound)
+            #expect(try await inv.confirm(ghost, buyer: f.buyer(1), paymentReference: "p") == .refused(.notFound))
+            #expect(try await inv.cancel(ghost, buyer: f.buyer(1)) == .refused(.notFound))
             #expect(ReservationID("not-a-reservation") == nil)
             #expect(ReservationID("demo.XYZ") == nil)
 
@@ -252,7 +252,7 @@ struct InventoryTests {
             guard case .recorded(_, 2) = try await inv.recordPaymentFailure(r.id, buyer: f.buyer(1), paymentReference: "p2", reason: "declined") else {
                 Issue.record("second failure not recorded"); return
             }
-            #expect(try await inv.recordPaymentFailure(r.id, buyer: f.buyer(2), paymentReference: "p3", reason: "x") == .notOwner)
+            #expect(try await inv.recordPaymentFailure(r.id, buyer: f.buyer(2), paymentReference: "p3", reason: "x") == .refused(.notOwner))
             #expect(try await f.stock() == StockLevels(total: 5, available: 4, held: 1, confirmed: 0))
             guard case .confirmed = try await inv.confirm(r.id, buyer: f.buyer(1), paymentReference: "p4") else {
                 Issue.record("confirm after a failed payment must still work"); return

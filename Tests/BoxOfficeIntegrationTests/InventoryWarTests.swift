@@ -54,7 +54,7 @@ struct InventoryWarTests {
                             case .confirm:
                                 switch try await inv.confirm(r.id, buyer: buyer, paymentReference: "pay-\(r.id.token)") {
                                 case .confirmed: final = .confirmed
-                                case .expired: final = .expired
+                                case .refused(.expired): final = .expired
                                 case let other: throw RedisError(.protocolError, "confirm: \(other)")
                                 }
                             case .cancel:

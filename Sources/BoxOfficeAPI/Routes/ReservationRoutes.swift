@@ -181,12 +181,11 @@ struct ReservationRoutes {
         logger[metadataKey: LogKey.reservationID] = "\(id)"
 
         // Read first: a repeated confirm returns the first result without charging again.
-        guard let current = try await inventory.reservation(id) else { throw Problem.notFound("No reservation \(id).") }
-        guard current.buyer == buyer.rawValue else { throw Self.forbidden }
+        guard let current = try await inventory.reservation(id) else { throw Self.problem(.notFound, id) }
+        guard current.buyer == buyer.rawValue else { throw Self.problem(.notOwner, id) }
         switch current.status {
         case .confirmed: return ReservationBody(current)
-        case .cancelled: throw Self.notHeld(current)
-        case .expired: throw Self.expired(current)
+        case .cancelled, .expired: throw Self.problem(ReservationRefusal(ended: current), id)
         case .held: break
         }
 
@@ -199,10 +198,7 @@ struct ReservationRoutes {
                 throw Problem(status: HTTPResponse.Status(code: 402, reasonPhrase: "Payment Required"), code: "payment_failed", title: "Payment Required",
                               detail: "The payment was declined; the hold stays until \(RFC3339Timestamp.string(milliseconds: current.expiresAtMs)).")
             case .alreadyConfirmed(let r): return ReservationBody(r)
-            case .expired(let r): throw Self.expired(r)
-            case .notHeld(let r): throw Self.notHeld(r)
-            case .notFound: throw Problem.notFound("No reservation \(id).")
-            case .notOwner: throw Self.forbidden
+            case .refused(let refusal): throw Self.problem(refusal, id)
             }
         case .approved(let reference):
             let outcome = try await inventory.confirm(id, buyer: buyer, paymentReference: reference)
@@ -212,16 +208,10 @@ struct ReservationRoutes {
                 return ReservationBody(r)
             case .alreadyConfirmed(let r):
                 return ReservationBody(r)
-            case .expired(let r):
+            case .refused(let refusal):
+                // Charged but not confirmed: the charge goes back.
                 try await payments.refund(reference: reference, reservation: id)
-                throw Self.expired(r)
-            case .notHeld(let r):
-                try await payments.refund(reference: reference, reservation: id)
-                throw Self.notHeld(r)
-            case .notFound:
-                throw Problem.notFound("No reservation \(id).")
-            case .notOwner:
-                throw Self.forbidden
+                throw Self.problem(refusal, id)
             }
         }
     }
@@ -234,12 +224,8 @@ struct ReservationRoutes {
         case .cancelled(let r), .alreadyCancelled(let r):
             context.logger.info("reservation cancelled", metadata: [LogKey.reservationID: "\(id)"])
             return ReservationBody(r)
-        case .notHeld(let r):
-            throw Self.notHeld(r)
-        case .notFound:
-            throw Problem.notFound("No reservation \(id).")
-        case .notOwner:
-            throw Self.forbidden
+        case .refused(let refusal):
+            throw Self.problem(refusal, id)
         }
     }
 
@@ -280,12 +266,18 @@ struct ReservationRoutes {
 
     static let forbidden = Problem(status: .forbidden, code: "forbidden", title: "Forbidden", detail: "This reservation belongs to another buyer.")
 
-    static func notHeld(_ r: Reservation) -> Problem {
-        Problem(status: .conflict, code: "not_held", title: "Conflict", detail: "The reservation is \(r.status.rawValue), not held.")
-    }
-
-    static func expired(_ r: Reservation) -> Problem {
-        Problem(status: .gone, code: "expired", title: "Gone",
-                detail: "The hold expired at \(RFC3339Timestamp.string(milliseconds: r.expiresAtMs)); the tickets went back on sale.")
+    /// The problem document of each refusal, written once for every route that acts on a hold.
+    static func problem(_ refusal: ReservationRefusal, _ id: ReservationID) -> Problem {
+        switch refusal {
+        case .notFound:
+            Problem.notFound("No reservation \(id).")
+        case .notOwner:
+            forbidden
+        case .notHeld(let r):
+            Problem(status: .conflict, code: "not_held", title: "Conflict", detail: "The reservation is \(r.status.rawValue), not held.")
+        case .expired(let r):
+            Problem(status: .gone, code: "expired", title: "Gone",
+                    detail: "The hold expired at \(RFC3339Timestamp.string(milliseconds: r.expiresAtMs)); the tickets went back on sale.")
+        }
     }
 }
