@@ -48,8 +48,9 @@ cleanup() {
     if [ -n "$SUMMARY" ]; then echo "$SUMMARY"; fi
 }
 trap cleanup EXIT
-# The whole suite first checks the stack's servers start from a private clone.
-if [ "$#" -eq 0 ]; then "$ROOT/scripts/test-clone.sh"; fi
+# The whole suite first checks the deployment files, and that the stack's servers start
+# from a private clone.
+if [ "$#" -eq 0 ]; then "$ROOT/scripts/test-deploy.sh"; "$ROOT/scripts/test-clone.sh"; fi
 "$ROOT/scripts/stack.sh" start
 # shellcheck disable=SC1090
 source "$BOXOFFICE_RUN_DIR/env"

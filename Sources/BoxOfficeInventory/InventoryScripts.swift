@@ -1,5 +1,5 @@
-import Foundation
 import BoxOfficeRedis
+import Foundation
 
 /// The Lua scripts of the inventory, each prefixed with the helpers of the shared prelude it uses.
 public enum InventoryScripts {

@@ -1,6 +1,6 @@
-import BoxOfficeSupport
 import BoxOfficeDomain
 import BoxOfficeRedis
+import BoxOfficeSupport
 import Metrics
 
 /// Settings of the inventory.

@@ -1,7 +1,7 @@
-import BoxOfficeSupport
 import BoxOfficeDomain
 import BoxOfficeKafka
 import BoxOfficePostgres
+import BoxOfficeSupport
 import Foundation
 import Logging
 import Metrics

@@ -1,8 +1,8 @@
-import BoxOfficeSupport
 import BoxOfficeDomain
 import BoxOfficeInventory
 import BoxOfficePostgres
 import BoxOfficeRedis
+import BoxOfficeSupport
 import Foundation
 import Logging
 import Metrics

@@ -1,5 +1,5 @@
-import BoxOfficeAllocator
 import BoxOfficeAPI
+import BoxOfficeAllocator
 import BoxOfficeHTTP
 import BoxOfficePersistence
 import BoxOfficeRuntime

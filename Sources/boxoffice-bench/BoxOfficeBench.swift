@@ -1,9 +1,9 @@
-import BoxOfficeSupport
 import ArgumentParser
 import BoxOfficeAllocator
 import BoxOfficeDomain
 import BoxOfficeInventory
 import BoxOfficeRedis
+import BoxOfficeSupport
 import Foundation
 import Logging
 import NIOCore

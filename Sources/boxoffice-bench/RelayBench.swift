@@ -1,10 +1,10 @@
-import BoxOfficeSupport
 import ArgumentParser
 import BoxOfficeDomain
 import BoxOfficeInventory
 import BoxOfficeKafka
 import BoxOfficePipeline
 import BoxOfficeRedis
+import BoxOfficeSupport
 import Foundation
 import Logging
 

@@ -1,10 +1,10 @@
-import BoxOfficeSupport
 import ArgumentParser
 import BoxOfficeDomain
 import BoxOfficeInventory
 import BoxOfficePipeline
 import BoxOfficePostgres
 import BoxOfficeRedis
+import BoxOfficeSupport
 import Foundation
 import Logging
 

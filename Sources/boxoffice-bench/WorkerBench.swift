@@ -1,8 +1,8 @@
-import BoxOfficeSupport
 import ArgumentParser
 import BoxOfficeDomain
 import BoxOfficePipeline
 import BoxOfficePostgres
+import BoxOfficeSupport
 import Foundation
 import Logging
 

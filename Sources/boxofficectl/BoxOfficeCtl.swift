@@ -1,10 +1,10 @@
-import BoxOfficeDomain
 import ArgumentParser
 import BoxOfficeAPI
+import BoxOfficeDomain
 import BoxOfficeHTTP
 import BoxOfficePersistence
-import BoxOfficeRuntime
 import BoxOfficePostgres
+import BoxOfficeRuntime
 import Foundation
 import Logging
 

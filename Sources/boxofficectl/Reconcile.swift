@@ -1,12 +1,12 @@
 import ArgumentParser
 import BoxOfficeAPI
+import BoxOfficeDomain
 import BoxOfficeHTTP
 import BoxOfficePersistence
-import BoxOfficeRuntime
-import BoxOfficeDomain
 import BoxOfficePipeline
 import BoxOfficePostgres
 import BoxOfficeRedis
+import BoxOfficeRuntime
 
 struct Reconcile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,12 +1,12 @@
 import ArgumentParser
 import BoxOfficeAPI
-import BoxOfficeHTTP
-import BoxOfficePersistence
-import BoxOfficeRuntime
 import BoxOfficeDomain
+import BoxOfficeHTTP
 import BoxOfficeInventory
+import BoxOfficePersistence
 import BoxOfficePostgres
 import BoxOfficeRedis
+import BoxOfficeRuntime
 import Foundation
 
 struct Seed: AsyncParsableCommand {

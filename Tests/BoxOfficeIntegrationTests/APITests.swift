@@ -1,9 +1,9 @@
 import BoxOfficeAPI
+import BoxOfficeDomain
 import BoxOfficeHTTP
 import BoxOfficePersistence
-import BoxOfficeRuntime
-import BoxOfficeDomain
 import BoxOfficePostgres
+import BoxOfficeRuntime
 import Foundation
 import HTTPTypes
 import Hummingbird

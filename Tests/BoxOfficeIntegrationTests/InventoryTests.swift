@@ -1,7 +1,7 @@
-import BoxOfficeSupport
 import BoxOfficeDomain
 import BoxOfficeInventory
 import BoxOfficeRedis
+import BoxOfficeSupport
 import Logging
 import Metrics
 import Synchronization

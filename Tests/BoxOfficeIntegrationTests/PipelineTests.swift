@@ -1,13 +1,13 @@
 import BoxOfficeAPI
-import BoxOfficeHTTP
-import BoxOfficePersistence
-import BoxOfficeRuntime
 import BoxOfficeDomain
+import BoxOfficeHTTP
 import BoxOfficeInventory
 import BoxOfficeKafka
+import BoxOfficePersistence
 import BoxOfficePipeline
 import BoxOfficePostgres
 import BoxOfficeRedis
+import BoxOfficeRuntime
 import Foundation
 import Logging
 import Testing

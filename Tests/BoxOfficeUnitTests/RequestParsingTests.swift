@@ -1,8 +1,8 @@
 @testable import BoxOfficeAPI
-@testable import BoxOfficeHTTP
-@testable import BoxOfficeRuntime
 import BoxOfficeDomain
+@testable import BoxOfficeHTTP
 @testable import BoxOfficePipeline
+@testable import BoxOfficeRuntime
 import Testing
 
 /// The byte-level readers of the reserve path agree with the rules they stand for.

@@ -1,9 +1,9 @@
 import BoxOfficeAPI
 import BoxOfficeHTTP
 import BoxOfficePersistence
-import BoxOfficeRuntime
 import BoxOfficePostgres
 import BoxOfficeRedis
+import BoxOfficeRuntime
 import Testing
 
 @Suite struct SettingsTests {

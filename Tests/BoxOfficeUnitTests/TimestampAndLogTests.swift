@@ -1,11 +1,11 @@
 @testable import BoxOfficeAPI
+import BoxOfficeDomain
 @testable import BoxOfficeHTTP
-@testable import BoxOfficeRuntime
 @testable import BoxOfficeInventory
 @testable import BoxOfficePipeline
-import BoxOfficeSupport
 import BoxOfficeRedis
-import BoxOfficeDomain
+@testable import BoxOfficeRuntime
+import BoxOfficeSupport
 import Foundation
 import Logging
 import Testing

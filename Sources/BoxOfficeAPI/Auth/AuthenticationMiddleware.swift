@@ -1,6 +1,5 @@
-import BoxOfficeRuntime
-import BoxOfficeHTTP
 import BoxOfficeDomain
+import BoxOfficeHTTP
 import HTTPTypes
 import Hummingbird
 import Logging

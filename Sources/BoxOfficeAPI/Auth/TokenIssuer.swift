@@ -1,5 +1,3 @@
-import BoxOfficeRuntime
-import BoxOfficeHTTP
 import BoxOfficeDomain
 import Foundation
 import JWTKit

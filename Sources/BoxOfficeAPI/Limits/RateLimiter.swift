@@ -1,9 +1,8 @@
-import BoxOfficeRuntime
-import BoxOfficeHTTP
-import BoxOfficeSupport
 import BoxOfficeDomain
+import BoxOfficeHTTP
 import BoxOfficeInventory
 import BoxOfficeRedis
+import BoxOfficeSupport
 import HTTPTypes
 
 /// A rate-limit rule: `limit` requests per `period`, with bursts up to `burst`.

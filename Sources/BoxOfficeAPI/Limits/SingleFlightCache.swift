@@ -1,5 +1,3 @@
-import BoxOfficeRuntime
-import BoxOfficeHTTP
 import Synchronization
 
 /// A small in-process cache with a time to live and single flight: while a

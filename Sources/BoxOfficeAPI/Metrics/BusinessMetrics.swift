@@ -1,5 +1,3 @@
-import BoxOfficeRuntime
-import BoxOfficeHTTP
 import Metrics
 import Synchronization
 

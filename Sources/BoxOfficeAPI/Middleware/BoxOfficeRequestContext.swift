@@ -1,5 +1,4 @@
 import BoxOfficeDomain
-import BoxOfficeRuntime
 import BoxOfficeHTTP
 import Foundation
 import Hummingbird

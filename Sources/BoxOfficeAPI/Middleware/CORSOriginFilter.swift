@@ -1,5 +1,3 @@
-import BoxOfficeRuntime
-import BoxOfficeHTTP
 import Hummingbird
 
 /// Narrows Hummingbird's origin-reflecting CORS middleware to the configured

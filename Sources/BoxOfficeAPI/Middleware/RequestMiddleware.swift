@@ -1,7 +1,7 @@
-import BoxOfficeRuntime
-import BoxOfficeHTTP
-import BoxOfficeSupport
 import BoxOfficeDomain
+import BoxOfficeHTTP
+import BoxOfficeRuntime
+import BoxOfficeSupport
 import HTTPTypes
 import Hummingbird
 import Logging

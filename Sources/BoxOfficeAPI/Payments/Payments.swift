@@ -1,8 +1,7 @@
-import BoxOfficeRuntime
-import BoxOfficeHTTP
 import BoxOfficeDomain
 import BoxOfficeInventory
 import BoxOfficeRedis
+import BoxOfficeRuntime
 import Logging
 
 /// The outcome of a charge.

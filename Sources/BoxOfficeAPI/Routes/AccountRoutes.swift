@@ -1,7 +1,6 @@
-import BoxOfficePersistence
-import BoxOfficeRuntime
-import BoxOfficeHTTP
 import BoxOfficeDomain
+import BoxOfficeHTTP
+import BoxOfficePersistence
 import Foundation
 import Hummingbird
 

@@ -1,8 +1,8 @@
+import BoxOfficeDomain
+import BoxOfficeHTTP
+import BoxOfficeInventory
 import BoxOfficePersistence
 import BoxOfficeRuntime
-import BoxOfficeHTTP
-import BoxOfficeDomain
-import BoxOfficeInventory
 import Foundation
 import Hummingbird
 import Logging

@@ -1,6 +1,3 @@
-import BoxOfficePersistence
-import BoxOfficeRuntime
-import BoxOfficeHTTP
 import Foundation
 import Hummingbird
 import NIOCore

@@ -1,4 +1,3 @@
-import BoxOfficeRuntime
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -1,4 +1,3 @@
-import BoxOfficeRuntime
 import BoxOfficePostgres
 import BoxOfficeRedis
 import Foundation

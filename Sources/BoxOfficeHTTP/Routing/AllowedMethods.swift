@@ -1,4 +1,3 @@
-import BoxOfficeRuntime
 import Hummingbird
 import Synchronization
 

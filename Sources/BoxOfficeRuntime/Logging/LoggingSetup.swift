@@ -1,5 +1,5 @@
-import BoxOfficeSupport
 import BoxOfficeDomain
+import BoxOfficeSupport
 import Foundation
 import Logging
 

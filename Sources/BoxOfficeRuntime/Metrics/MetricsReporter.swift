@@ -4,8 +4,8 @@ import BoxOfficePostgres
 import BoxOfficeRedis
 import Logging
 import Metrics
-import Synchronization
 import ServiceLifecycle
+import Synchronization
 
 /// Samples the gauges that are not tied to a request: tickets available per
 /// category (`tickets_available{event,category}`), Redis memory

@@ -1,8 +1,8 @@
 import BoxOfficeAPI
+import BoxOfficeDomain
 import BoxOfficeHTTP
 import BoxOfficePersistence
 import BoxOfficeRuntime
-import BoxOfficeDomain
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -1,10 +1,10 @@
 import BoxOfficeAPI
 import BoxOfficeHTTP
-import BoxOfficePersistence
-import BoxOfficeRuntime
 import BoxOfficeKafka
+import BoxOfficePersistence
 import BoxOfficePostgres
 import BoxOfficeRedis
+import BoxOfficeRuntime
 import Foundation
 import Logging
 import Testing
