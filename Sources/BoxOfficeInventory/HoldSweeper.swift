@@ -52,7 +52,7 @@ public struct HoldSweeper: Service {
     public func sweepOnce() async throws -> Int {
         var total = 0
         var events = try await inventory.events().filter { configuration.events?.contains($0) ?? true }
-        while !events.isEmpty {
+        while !events.isEmpty && !Task.isShuttingDownGracefully {
             var again: [EventID] = []
             for (event, result) in zip(events, try await inventory.expireDue(events: events, limit: configuration.batchSize)) {
                 total += result.expired

@@ -71,7 +71,8 @@ public struct PipelineRepair: Service {
                      arguments: [.string(configuration.name), .int(Int(configuration.leaseTime.inMilliseconds))])
                 })
                 let held = zip(events, leases).filter { (try? $0.1.throwingOnError().int) == 1 }.map(\.0)
-                memory = memory.filter { held.contains($0.key) }
+                let holding = Set(held)
+                memory = memory.filter { holding.contains($0.key) }
                 for event in held {
                     _ = try await pass(event: event, memory: &memory[event, default: RepairMemory()])
                 }

@@ -36,7 +36,8 @@ public struct Reconciler: Sendable {
         public var redisReservations: Int
         public var postgresBookings: Int
         public var differences: [Difference]
-        /// Entries of the event's outbox not yet relayed (each one event, or the holds of one
+        /// Entries of the event's outbox not yet seen in PostgreSQL: not yet delivered, or
+        /// delivered and not yet found by the repair loop (each one event, or the holds of one
         /// reserve batch): their rows may simply not have arrived yet.
         public var inFlight: Int
         /// Bookings that ended longer ago than the retention: Redis has let them go, as it should.

@@ -24,7 +24,7 @@ struct Reconcile: AsyncParsableCommand {
         defer { redis.shutdown() }
         let reconciler = Reconciler(redis: redis, db: pg, retention: .seconds(settings.reservationRetentionSeconds))
         let report = try await reconciler.compare(event: eventID)
-        print("event \(eventID): \(report.redisReservations) reservations in Redis, \(report.postgresBookings) bookings in PostgreSQL, \(report.inFlight) outbox entries not yet relayed")
+        print("event \(eventID): \(report.redisReservations) reservations in Redis, \(report.postgresBookings) bookings in PostgreSQL, \(report.inFlight) outbox entries not yet seen in PostgreSQL")
         if report.retired > 0 {
             print("\(report.retired) bookings ended over \(settings.reservationRetentionSeconds) s ago (BOXOFFICE_RESERVATION_RETENTION_SECONDS) and have left Redis, as they should")
         }
