@@ -60,6 +60,18 @@ remove_run_dir() {
     rm -rf "$run"
 }
 
+# release_service_state RUN: for a stopped stack whose state is done with (the test stack
+# after its run): copies the PostgreSQL log back into RUN/logs and deletes the service-user
+# state RUN links to, so no test run leaves data outside its checkout.
+release_service_state() {
+    local run="$1" target
+    [ -L "$run/postgres" ] || return 0
+    target="$(readlink "$run/postgres")"
+    case "$target" in "$SERVICE_STATE_ROOT"/*) ;; *) return 0 ;; esac
+    if [ -f "$target/postgres.log" ]; then cp --remove-destination "$target/postgres.log" "$run/logs/postgres.log" || true; fi
+    rm -rf "$(dirname "$target")" "$run/postgres"
+}
+
 # need_root_or_sudo WHAT: one clear line when the caller can neither act as
 # root nor use sudo.
 need_root_or_sudo() {

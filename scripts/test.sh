@@ -30,6 +30,7 @@ cleanup() {
     stop_pid api "$BOXOFFICE_RUN_DIR/pids/api.pid"
     stop_pid worker "$BOXOFFICE_RUN_DIR/pids/worker.pid"
     "$ROOT/scripts/stack.sh" stop
+    release_service_state "$BOXOFFICE_RUN_DIR"
     local mark="BOXOFFICE_TEST_RUN=$BOXOFFICE_TEST_RUN" p left=0
     unset BOXOFFICE_TEST_RUN
     for p in /proc/[0-9]*; do
