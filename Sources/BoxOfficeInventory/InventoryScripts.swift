@@ -21,7 +21,6 @@ public enum InventoryScripts {
     public static let availability = script("availability", PackageResources.availability_lua)
     public static let rateLimit = script("rate_limit", PackageResources.rate_limit_lua)
     public static let relayLease = script("relay_lease", PackageResources.relay_lease_lua)
-    public static let outboxRead = script("outbox_read", PackageResources.outbox_read_lua)
     public static let outboxAdvance = script("outbox_advance", PackageResources.outbox_advance_lua)
     public static let outboxSettle = script("outbox_settle", PackageResources.outbox_settle_lua)
     public static let outboxState = script("outbox_state", PackageResources.outbox_state_lua)
@@ -29,7 +28,7 @@ public enum InventoryScripts {
     /// Every script, e.g. to preload with `SCRIPT LOAD`.
     public static let all = [
         initCategory, reserve, confirm, paymentFailed, cancel, expire, dueHolds, expireDue, availability, rateLimit, relayLease,
-        outboxRead, outboxAdvance, outboxSettle, outboxState,
+        outboxAdvance, outboxSettle, outboxState,
     ]
 }
 

@@ -13,7 +13,7 @@ import ServiceLifecycle
 /// One relay at a time carries a stream: it holds the stream's lease in Redis
 /// (`bo:{ev:E}:relay`, see `relay_lease.lua`), so several API replicas share the
 /// events and each stream goes out in the order it was written. The holder
-/// reads the entries after the stream's cursor (`outbox_read.lua`), publishes
+/// reads the entries after the stream's cursor, publishes
 /// each of their events (one, or the holds of a reserve batch) keyed by
 /// reservation id with the idempotent producer, and only after the broker's
 /// delivery reports moves the cursor (`outbox_advance.lua`) past the last entry
@@ -210,18 +210,18 @@ public struct OutboxRelay: Service {
     }
 
     /// The cursor and the entries after it (at most `batchSize`) of each of `events`' streams,
-    /// in one round trip.
+    /// in two round trips: the cursors, then the entries. Plain `XRANGE`s, not a script: a
+    /// script would hold Redis while it copied every entry into Lua and back. Only this relay,
+    /// holding the streams' leases, moves their cursors in between.
     func read(_ events: [EventID]) async throws -> [(cursor: String, entries: [(String, [OutboxEntry]?)])] {
         guard !events.isEmpty else { return [] }
-        let replies = try await redis.evalPipeline(InventoryScripts.outboxRead, events.map {
-            let keys = InventoryKeys(event: $0)
-            return (keys: [.string(keys.outbox), .string(keys.relayProgress)], arguments: [.int(configuration.batchSize)])
+        let cursors = try await redis.pipeline(events.map { ["HGET", .string(InventoryKeys(event: $0).relayProgress), "cursor"] })
+            .map { try $0.throwingOnError().string ?? "" }
+        let replies = try await redis.pipeline(zip(events, cursors).map { event, cursor in
+            ["XRANGE", .string(InventoryKeys(event: event).outbox), .string(cursor.isEmpty ? "-" : "(" + cursor), "+",
+             "COUNT", .int(configuration.batchSize)]
         })
-        return try replies.map { reply in
-            let parts = try reply.throwingOnError().array ?? []
-            guard parts.count == 2 else { throw RedisError(.protocolError, "outbox_read: unexpected reply") }
-            return (parts[0].string ?? "", Self.entries(parts[1]))
-        }
+        return try zip(cursors, replies).map { cursor, reply in (cursor, Self.entries(try reply.throwingOnError())) }
     }
 
     /// One round for one event: take or renew its lease, read the entries after the cursor,

@@ -12,8 +12,8 @@ import ServiceLifecycle
 /// those whose events it has, and publishes again the events of those it still lacks after a
 /// grace period (a broker that lost what it acknowledged, a worker that skipped past them).
 ///
-/// Each pass reads, per event, only the delivered entries still in the stream (those the
-/// previous passes could not yet remove), oldest first, and asks PostgreSQL about each entry
+/// Each pass reads, per event, only the entries delivered since its last read, keeps those it
+/// cannot yet remove in memory (each is read from Redis once), and asks PostgreSQL about each entry
 /// once it was delivered `settleAfter` ago, then again at most every `recheck` while it is
 /// missing. An entry still missing `grace` after the loop first saw it delivered is appended
 /// again with its event ids (the worker absorbs any that did arrive); an entry published
@@ -95,27 +95,29 @@ public struct PipelineRepair: Service {
         public var redisTime: Duration = .zero, postgresTime: Duration = .zero
     }
 
-    /// One pass over `event`'s delivered entries. `memory` carries what earlier passes learnt.
+    /// One pass over `event`'s delivered entries. `memory` carries what earlier passes learnt,
+    /// the entries read among it: each entry is read from Redis once.
     public func pass(event: EventID, memory: inout RepairMemory) async throws -> PassResult {
         let keys = InventoryKeys(event: event)
         var result = PassResult()
         let clock = ContinuousClock()
         var started = clock.now
         guard let cursor = try await redis.send(["HGET", .string(keys.relayProgress), "cursor"]).string else { return result }
-        let reply = try await redis.send(["XRANGE", .string(keys.outbox), "-", .string(cursor), "COUNT", .int(configuration.batchSize)])
+        let from = memory.readThrough.map { "(" + $0 } ?? "-"
+        let reply = try await redis.send(["XRANGE", .string(keys.outbox), .string(from), .string(cursor), "COUNT", .int(configuration.batchSize)])
         result.redisTime += started.duration(to: .now)
         let now = ContinuousClock.now
-        var entries: [RepairEntry] = []
         for item in reply.array ?? [] {
             guard let parts = item.array, parts.count == 2, let id = parts[0].string, let fields = parts[1].array else { continue }
-            entries.append(RepairEntry(id: id, events: OutboxEntry.events(fields: fields), republished: OutboxEntry.republished(fields: fields)))
+            memory.saw(RepairEntry(id: id, events: OutboxEntry.events(fields: fields), republished: OutboxEntry.republished(fields: fields)), at: now)
+            result.read += 1
+            // The loop shares the event loops with the HTTP requests: a read of hundreds of
+            // entries is parsed in slices, letting waiting requests run in between.
+            if result.read % 32 == 0 { await Task.yield() }
         }
-        result.read = entries.count
-        memory.forget(before: entries.first?.id)
-        for entry in entries { memory.saw(entry.id, at: now) }
 
         // Ask PostgreSQL about the entries delivered a while ago, not known to be there and not asked about lately.
-        let asking = entries.filter { memory.isDue($0.id, at: now, settleAfter: configuration.settleAfter, recheck: configuration.recheck) }
+        let asking = memory.due(at: now, settleAfter: configuration.settleAfter, recheck: configuration.recheck)
         let askingEvents = asking.flatMap { $0.events ?? [] }
         result.asked = askingEvents.count
         started = clock.now
@@ -124,18 +126,20 @@ public struct PipelineRepair: Service {
         for entry in asking {
             memory.asked(entry.id, at: now, persisted: (entry.events ?? []).allSatisfy { found.contains($0.id) })
         }
+        let askedNow = Set(asking.map(\.id))
 
         // The settled prefix: entries PostgreSQL has, malformed ones, and those past their grace.
         var last: String? = nil
         var republish: [(records: String, attempts: Int)] = []
         var republishedByType: [ReservationEventType: Int] = [:]
-        for entry in entries {
-            if memory.isPersisted(entry.id) || entry.events == nil {
+        for seen in memory.entries {
+            let entry = seen.entry
+            if seen.persisted || entry.events == nil {
                 last = entry.id
                 continue
             }
             let wait = configuration.grace * (1 << min(entry.republished, 5))
-            guard memory.age(of: entry.id, at: now) >= wait, asking.contains(where: { $0.id == entry.id }) else { break }
+            guard now - seen.delivered >= wait, askedNow.contains(entry.id) else { break }
             let missing = (entry.events ?? []).filter { !found.contains($0.id) }
             republish.append((OutboxEntry.packed(missing), entry.republished + 1))
             for e in missing { republishedByType[ReservationEventType(rawValue: e.type) ?? .held, default: 0] += 1 }
@@ -168,8 +172,9 @@ public struct PipelineRepair: Service {
         guard !events.isEmpty else { return [] }
         var statuses: [String: String] = [:]
         let rids = Array(Set(events.map(\.rid)))
-        for row in try await db.query("SELECT reservation_id, status FROM bookings WHERE reservation_id = ANY(\(PostgresArray(rids))::text[])") {
+        for (n, row) in try await db.query("SELECT reservation_id, status FROM bookings WHERE reservation_id = ANY(\(PostgresArray(rids))::text[])").enumerated() {
             statuses[try row.string(0) ?? ""] = try row.string(1) ?? ""
+            if n % 256 == 255 { await Task.yield() }
         }
         let failedIDs = events.filter { $0.type == ReservationEventType.paymentFailed.rawValue }.map { $0.id.lowercased() }
         var processed = Set<String>()
@@ -179,7 +184,8 @@ public struct PipelineRepair: Service {
             }
         }
         var found = Set<String>()
-        for e in events {
+        for (n, e) in events.enumerated() {
+            if n % 256 == 255 { await Task.yield() }
             let status = statuses[e.rid]
             let there: Bool
             switch ReservationEventType(rawValue: e.type) {
@@ -203,55 +209,51 @@ struct RepairEntry {
     var republished: Int
 }
 
-/// What the repair loop remembers of one event's delivered entries between passes: when it
-/// first saw each delivered (the grace runs from then, so entries that waited for a frozen
-/// broker are not taken for lost), when it last asked PostgreSQL about it, and whether
-/// PostgreSQL had it (an entry it had stays until those before it leave).
+/// What the repair loop remembers of one event's delivered entries between passes: the
+/// entries it has read and not yet removed, oldest first (so each is read from Redis once),
+/// when it first saw each delivered (the grace runs from then, so entries that waited for a
+/// frozen broker are not taken for lost), when it last asked PostgreSQL about each, and
+/// whether PostgreSQL had it (an entry it had stays until those before it leave).
 public struct RepairMemory: Sendable {
     struct Seen: Sendable {
+        var entry: RepairEntry
         var delivered: ContinuousClock.Instant
         var asked: ContinuousClock.Instant?
         var persisted = false
     }
 
-    private var entries: [String: Seen] = [:]
+    /// The entries read and not yet removed, in stream order.
+    private(set) var entries: [Seen] = []
+    /// The last entry read: the next read starts after it.
+    private(set) var readThrough: String?
 
     public init() {}
 
-    mutating func saw(_ id: String, at now: ContinuousClock.Instant) {
-        if entries[id] == nil { entries[id] = Seen(delivered: now) }
+    /// An entry read from the stream at `now`, after every entry seen before.
+    mutating func saw(_ entry: RepairEntry, at now: ContinuousClock.Instant) {
+        entries.append(Seen(entry: entry, delivered: now))
+        readThrough = entry.id
     }
 
-    /// How long ago entry `id` was first seen delivered.
-    func age(of id: String, at now: ContinuousClock.Instant) -> Duration {
-        entries[id].map { now - $0.delivered } ?? .zero
+    /// The entries PostgreSQL is to be asked about at `now`: delivered `settleAfter` ago or
+    /// more, not known to be there, and not asked about for `recheck`.
+    func due(at now: ContinuousClock.Instant, settleAfter: Duration, recheck: Duration) -> [RepairEntry] {
+        entries.filter { seen in
+            !seen.persisted && now - seen.delivered >= settleAfter && (seen.asked.map { now - $0 >= recheck } ?? true)
+        }.map(\.entry)
     }
 
-    func isPersisted(_ id: String) -> Bool { entries[id]?.persisted ?? false }
-
-    /// Whether PostgreSQL is to be asked about entry `id` at `now`: delivered `settleAfter`
-    /// ago or more, not known to be there, and not asked about for `recheck`.
-    func isDue(_ id: String, at now: ContinuousClock.Instant, settleAfter: Duration, recheck: Duration) -> Bool {
-        guard let seen = entries[id], !seen.persisted, now - seen.delivered >= settleAfter else { return false }
-        return seen.asked.map { now - $0 >= recheck } ?? true
-    }
-
+    /// What PostgreSQL answered about entry `id` at `now`.
     mutating func asked(_ id: String, at now: ContinuousClock.Instant, persisted: Bool) {
-        entries[id]?.asked = now
-        entries[id]?.persisted = persisted
-    }
-
-    /// Forgets entries before `first`, the stream's first delivered entry (removed since).
-    mutating func forget(before first: String?) {
-        guard let first else { entries = [:]; return }
-        let bound = Self.order(first)
-        entries = entries.filter { Self.order($0.key) >= bound }
+        guard let i = entries.firstIndex(where: { $0.entry.id == id }) else { return }
+        entries[i].asked = now
+        entries[i].persisted = persisted
     }
 
     /// Forgets entries up to and including `last` (just removed).
     mutating func forget(through last: String) {
         let bound = Self.order(last)
-        entries = entries.filter { Self.order($0.key) > bound }
+        entries.removeAll { Self.order($0.entry.id) <= bound }
     }
 
     /// A stream id (`ms-seq`) as a pair that sorts as the stream does.

@@ -431,8 +431,8 @@ struct PipelineTests {
             let keys = InventoryKeys(event: f.event)
             // Events not yet delivered (the holds of a reserve batch share an entry).
             func backlog() async throws -> Int {
-                let reply = try await f.redis.eval(InventoryScripts.outboxRead, keys: [.string(keys.outbox), .string(keys.relayProgress)], arguments: [.int(100_000)])
-                let entries = reply.array?.last?.array ?? []
+                let cursor = try await f.redis.send(["HGET", .string(keys.relayProgress), "cursor"]).string.map { "(" + $0 } ?? "-"
+                let entries = try await f.redis.send(["XRANGE", .string(keys.outbox), .string(cursor), "+"]).array ?? []
                 return entries.reduce(0) { n, entry in n + (entry.array?.last?.array.flatMap(OutboxEntry.events)?.count ?? 0) }
             }
             _ = try await f.war(reservations: 300, confirmed: 0, buyerPrefix: "a-")

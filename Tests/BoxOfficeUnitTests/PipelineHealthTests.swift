@@ -44,28 +44,29 @@ struct PipelineHealthTests {
         #expect(h.restarted(at: t0 + .seconds(10)) == .seconds(1))
     }
 
+    func entry(_ id: String) -> RepairEntry { RepairEntry(id: id, events: [], republished: 0) }
+
     @Test func repairMemoryAsksOnceSettledThenAtTheRecheckInterval() {
         var m = RepairMemory()
-        m.saw("100-0", at: t0)
-        m.saw("100-0", at: t0 + .seconds(5))  // seen again: the first sighting counts
-        #expect(!m.isDue("100-0", at: t0 + .seconds(1), settleAfter: .seconds(2), recheck: .seconds(5)))
-        #expect(m.isDue("100-0", at: t0 + .seconds(2), settleAfter: .seconds(2), recheck: .seconds(5)))
+        m.saw(entry("100-0"), at: t0)
+        #expect(m.readThrough == "100-0", "the next read starts after it")
+        #expect(m.due(at: t0 + .seconds(1), settleAfter: .seconds(2), recheck: .seconds(5)).isEmpty)
+        #expect(m.due(at: t0 + .seconds(2), settleAfter: .seconds(2), recheck: .seconds(5)).map(\.id) == ["100-0"])
         m.asked("100-0", at: t0 + .seconds(2), persisted: false)
-        #expect(!m.isDue("100-0", at: t0 + .seconds(6), settleAfter: .seconds(2), recheck: .seconds(5)))
-        #expect(m.isDue("100-0", at: t0 + .seconds(7), settleAfter: .seconds(2), recheck: .seconds(5)))
-        #expect(m.age(of: "100-0", at: t0 + .seconds(7)) == .seconds(7))
+        #expect(m.due(at: t0 + .seconds(6), settleAfter: .seconds(2), recheck: .seconds(5)).isEmpty)
+        #expect(m.due(at: t0 + .seconds(7), settleAfter: .seconds(2), recheck: .seconds(5)).map(\.id) == ["100-0"])
         m.asked("100-0", at: t0 + .seconds(7), persisted: true)
-        #expect(m.isPersisted("100-0") && !m.isDue("100-0", at: t0 + .seconds(60), settleAfter: .seconds(2), recheck: .seconds(5)))
+        #expect(m.entries.first?.persisted == true)
+        #expect(m.due(at: t0 + .seconds(60), settleAfter: .seconds(2), recheck: .seconds(5)).isEmpty, "never asked again")
     }
 
     @Test func repairMemoryForgetsRemovedEntriesByStreamOrder() {
         var m = RepairMemory()
-        for id in ["9-5", "10-0", "10-1", "100-0"] { m.saw(id, at: t0) }
+        for id in ["9-5", "10-0", "10-1", "100-0"] { m.saw(entry(id), at: t0) }
         m.forget(through: "10-0")
-        #expect(m.age(of: "9-5", at: t0 + .seconds(1)) == .zero && m.age(of: "10-0", at: t0 + .seconds(1)) == .zero)
-        #expect(m.age(of: "10-1", at: t0 + .seconds(1)) == .seconds(1))
-        m.forget(before: "100-0")
-        #expect(m.age(of: "10-1", at: t0 + .seconds(1)) == .zero && m.age(of: "100-0", at: t0 + .seconds(1)) == .seconds(1))
-        #expect(RepairMemory.order("10-1") > RepairMemory.order("9-5"), "numeric, not text, order")
+        #expect(m.entries.map(\.entry.id) == ["10-1", "100-0"], "numeric, not text, order")
+        #expect(m.readThrough == "100-0", "what was read stays read")
+        m.forget(through: "100-0")
+        #expect(m.entries.isEmpty)
     }
 }
