@@ -121,7 +121,12 @@ public struct PipelineRepair: Service {
         let askingEvents = asking.flatMap { $0.events ?? [] }
         result.asked = askingEvents.count
         started = clock.now
-        let found = try await persistedEvents(askingEvents)
+        // In slices: PostgreSQL answers a few thousand ids at a time, and the event loop that
+        // builds each question and reads its answer serves requests in between.
+        var found = Set<String>()
+        for slice in stride(from: 0, to: askingEvents.count, by: 2_000) {
+            found.formUnion(try await persistedEvents(Array(askingEvents[slice..<min(slice + 2_000, askingEvents.count)])))
+        }
         result.postgresTime += started.duration(to: .now)
         for entry in asking {
             memory.asked(entry.id, at: now, persisted: (entry.events ?? []).allSatisfy { found.contains($0.id) })
