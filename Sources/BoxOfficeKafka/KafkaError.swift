@@ -27,10 +27,6 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable {
         public static let noOffset = Code(rawValue: -168)
         /// `RD_KAFKA_RESP_ERR__FATAL`: an idempotent-producer fatal error.
         public static let fatal = Code(rawValue: -150)
-        /// `RD_KAFKA_RESP_ERR__PURGE_QUEUE`: the message was purged before it was sent.
-        public static let purgedQueued = Code(rawValue: -152)
-        /// `RD_KAFKA_RESP_ERR__PURGE_INFLIGHT`: the message was purged while the broker had it.
-        public static let purgedInFlight = Code(rawValue: -151)
         /// `RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER`: the broker lost the producer's sequence.
         public static let outOfOrderSequenceNumber = Code(rawValue: 45)
         /// `RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH`.

@@ -31,8 +31,8 @@ public struct PipelineRepair: Service {
         public var settleAfter: Duration = .seconds(2)
         /// A missing entry is checked again at most this often. Default 5 s.
         public var recheck: Duration = .seconds(5)
-        /// An entry whose events PostgreSQL still lacks this long after it was written is
-        /// published again. Default 30 s.
+        /// An entry whose events PostgreSQL still lacks this long after the loop first saw it
+        /// delivered is published again. Default 30 s.
         public var grace: Duration = .seconds(30)
         /// Entries read per event per pass. Default 2,000.
         public var batchSize = 2_000

@@ -82,7 +82,7 @@ public struct BoxOfficeSettings: Sendable {
     /// long, the relay replaces its Kafka producer (also its `message.timeout.ms`). Default `15`.
     public var relayStallSeconds = 15
     /// `BOXOFFICE_REPAIR_GRACE_SECONDS`: a delivered outbox entry whose events PostgreSQL still lacks
-    /// this long after it was written is published again by the repair loop. Default `30`.
+    /// this long after the repair loop first saw it delivered is published again. Default `30`.
     public var repairGraceSeconds = 30
 
     public init() {}
