@@ -128,10 +128,8 @@ public struct PipelineRepair: Service {
             found.formUnion(try await persistedEvents(Array(askingEvents[slice..<min(slice + 2_000, askingEvents.count)])))
         }
         result.postgresTime += started.duration(to: .now)
-        for entry in asking {
-            memory.asked(entry.id, at: now, persisted: (entry.events ?? []).allSatisfy { found.contains($0.id) })
-        }
         let askedNow = Set(asking.map(\.id))
+        memory.asked(askedNow, at: now) { entry in (entry.events ?? []).allSatisfy { found.contains($0.id) } }
 
         // The settled prefix: entries PostgreSQL has, malformed ones, and those past their grace.
         var last: String? = nil
@@ -248,11 +246,13 @@ public struct RepairMemory: Sendable {
         }.map(\.entry)
     }
 
-    /// What PostgreSQL answered about entry `id` at `now`.
-    mutating func asked(_ id: String, at now: ContinuousClock.Instant, persisted: Bool) {
-        guard let i = entries.firstIndex(where: { $0.entry.id == id }) else { return }
-        entries[i].asked = now
-        entries[i].persisted = persisted
+    /// Records that PostgreSQL was asked about the entries `ids` at `now`, and whether it had
+    /// each (`persisted`), in one pass over the entries.
+    mutating func asked(_ ids: Set<String>, at now: ContinuousClock.Instant, persisted: (RepairEntry) -> Bool) {
+        for i in entries.indices where ids.contains(entries[i].entry.id) {
+            entries[i].asked = now
+            entries[i].persisted = persisted(entries[i].entry)
+        }
     }
 
     /// Forgets entries up to and including `last` (just removed).

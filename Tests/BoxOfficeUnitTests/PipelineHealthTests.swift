@@ -52,10 +52,10 @@ struct PipelineHealthTests {
         #expect(m.readThrough == "100-0", "the next read starts after it")
         #expect(m.due(at: t0 + .seconds(1), settleAfter: .seconds(2), recheck: .seconds(5)).isEmpty)
         #expect(m.due(at: t0 + .seconds(2), settleAfter: .seconds(2), recheck: .seconds(5)).map(\.id) == ["100-0"])
-        m.asked("100-0", at: t0 + .seconds(2), persisted: false)
+        m.asked(["100-0"], at: t0 + .seconds(2)) { _ in false }
         #expect(m.due(at: t0 + .seconds(6), settleAfter: .seconds(2), recheck: .seconds(5)).isEmpty)
         #expect(m.due(at: t0 + .seconds(7), settleAfter: .seconds(2), recheck: .seconds(5)).map(\.id) == ["100-0"])
-        m.asked("100-0", at: t0 + .seconds(7), persisted: true)
+        m.asked(["100-0"], at: t0 + .seconds(7)) { _ in true }
         #expect(m.entries.first?.persisted == true)
         #expect(m.due(at: t0 + .seconds(60), settleAfter: .seconds(2), recheck: .seconds(5)).isEmpty, "never asked again")
     }

@@ -75,15 +75,21 @@ local function emit(outbox, kind, r, at, seq, p, id)
   return redis.call('XADD', outbox, '*', 'e', event_record(kind, r, at, seq, p, id))
 end
 
+-- Gives a hold's `qty` tickets back to the buyer's allowance when the hold was
+-- counted against a per-user limit (r.uncounted ~= '1').
+local function give_back_allowance(limits, r, qty)
+  if r.uncounted == '1' then return end
+  local left = redis.call('HINCRBY', limits, r.category .. '|' .. r.user, -qty)
+  if left <= 0 then redis.call('HDEL', limits, r.category .. '|' .. r.user) end
+end
+
 -- Returns a hold's tickets to available stock and, when the hold was counted
 -- against a per-user limit, to the buyer's allowance.
 local function release(stock, limits, r)
   local qty = tonumber(r.qty)
   redis.call('HINCRBY', stock, r.category .. '|available', qty)
   redis.call('HINCRBY', stock, r.category .. '|held', -qty)
-  if r.uncounted == '1' then return end
-  local left = redis.call('HINCRBY', limits, r.category .. '|' .. r.user, -qty)
-  if left <= 0 then redis.call('HDEL', limits, r.category .. '|' .. r.user) end
+  give_back_allowance(limits, r, qty)
 end
 
 -- Expires up to `max` of an event's holds whose time is up at `now` (Redis time), oldest
@@ -110,10 +116,7 @@ local function reclaim_due(k, now, max, retention)
                   created = f[7], expires = f[8], uncounted = f[9] }
       local qty = tonumber(r.qty)
       freed[r.category] = (freed[r.category] or 0) + qty
-      if r.uncounted ~= '1' then
-        local left = redis.call('HINCRBY', k.limits, r.category .. '|' .. r.user, -qty)
-        if left <= 0 then redis.call('HDEL', k.limits, r.category .. '|' .. r.user) end
-      end
+      give_back_allowance(k.limits, r, qty)
       redis.call('HSET', rkey, 'status', 'expired', 'expired_at', at)
       redis.call('PEXPIRE', rkey, retention)
       records[#records + 1] = event_record('reservation.expired', r, at, '', nil)

@@ -117,9 +117,10 @@ public final class KafkaProducer: Service, Sendable {
     /// The producer's fatal error, if it has raised one (`rd_kafka_fatal_error`, which only
     /// reads a field: safe on any thread). A producer with one delivers nothing more.
     public var fatalError: KafkaError? {
+        // The relay asks every round: the message buffer is made only once there is an error.
+        guard rd_kafka_fatal_error(handle.rk, nil, 0) != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
         var buffer = [CChar](repeating: 0, count: 512)
         let err = rd_kafka_fatal_error(handle.rk, &buffer, buffer.count)
-        guard err != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
         return KafkaError(KafkaError.Code(rawValue: err.rawValue), RdKafkaHandle.string(buffer))
     }
 
