@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make test: the whole suite against its own servers on their own ports
-# (Redis 16379, PostgreSQL 15432, Kafka 19092), state under .run/test, so it
+# (Redis 16379, a Redis Cluster on 17001-17006, PostgreSQL 15432, Kafka 19092),
+# state under .run/test, so it
 # runs while make up's stack is serving. The servers are stopped afterwards,
 # on failure too, with whatever a crashed test process left running.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -12,6 +13,8 @@ export BOXOFFICE_KAFKA_PORT="${BOXOFFICE_TEST_KAFKA_PORT:-19092}"
 export BOXOFFICE_PROMETHEUS_PORT="${BOXOFFICE_TEST_PROMETHEUS_PORT:-19090}"
 export BOXOFFICE_API_PORT="${BOXOFFICE_TEST_API_PORT:-18080}"
 export BOXOFFICE_WORKER_PORT="${BOXOFFICE_TEST_WORKER_PORT:-19101}"
+CLUSTER_PORT="${BOXOFFICE_TEST_REDIS_CLUSTER_PORT:-17001}"
+export BOXOFFICE_TEST_REDIS_CLUSTER_URL="redis://127.0.0.1:$CLUSTER_PORT,127.0.0.1:$((CLUSTER_PORT + 1)),127.0.0.1:$((CLUSTER_PORT + 2))"
 export BOXOFFICE_PG_DATABASE=boxoffice_test
 export BOXOFFICE_WITH_PROMETHEUS=0
 export BOXOFFICE_ENV_FILE="$BOXOFFICE_RUN_DIR/env"
@@ -20,6 +23,7 @@ export BOXOFFICE_ENV_FILE="$BOXOFFICE_RUN_DIR/env"
 
 # A fresh test stack every run.
 "$ROOT/scripts/stack.sh" stop >/dev/null 2>&1 || true
+"$ROOT/scripts/redis-cluster.sh" stop "$BOXOFFICE_RUN_DIR/redis-cluster" >/dev/null 2>&1 || true
 remove_run_dir "$BOXOFFICE_RUN_DIR"
 SUMMARY=""
 # A test process that crashes leaves its children running: APIs and workers, found by this
@@ -30,6 +34,7 @@ cleanup() {
     stop_pid api "$BOXOFFICE_RUN_DIR/pids/api.pid"
     stop_pid worker "$BOXOFFICE_RUN_DIR/pids/worker.pid"
     "$ROOT/scripts/stack.sh" stop
+    "$ROOT/scripts/redis-cluster.sh" stop "$BOXOFFICE_RUN_DIR/redis-cluster"
     release_service_state "$BOXOFFICE_RUN_DIR"
     local mark="BOXOFFICE_TEST_RUN=$BOXOFFICE_TEST_RUN" p left=0
     unset BOXOFFICE_TEST_RUN
@@ -39,11 +44,11 @@ cleanup() {
             kill -9 "${p#/proc/}" 2>/dev/null && left=$((left + 1))
         fi
     done
-    for p in "${TMPDIR:-/tmp}"/boxoffice-redis-*/redis.pid; do
+    for p in "${TMPDIR:-/tmp}"/boxoffice-redis-*/redis.pid "${TMPDIR:-/tmp}"/boxoffice-redis-cluster-*/*/redis.pid; do
         [ -f "$p" ] || continue
         kill -9 "$(cat "$p")" 2>/dev/null && left=$((left + 1))
-        rm -rf "$(dirname "$p")"
     done
+    rm -rf "${TMPDIR:-/tmp}"/boxoffice-redis-*
     [ "$left" -gt 0 ] && log "killed $left processes a test left running"
     # The suite's closing line comes last, after the servers are down.
     if [ -n "$SUMMARY" ]; then echo "$SUMMARY"; fi
@@ -53,6 +58,7 @@ trap cleanup EXIT
 # from a private clone.
 if [ "$#" -eq 0 ]; then "$ROOT/scripts/test-deploy.sh"; "$ROOT/scripts/test-clone.sh"; fi
 "$ROOT/scripts/stack.sh" start
+"$ROOT/scripts/redis-cluster.sh" start "$BOXOFFICE_RUN_DIR/redis-cluster" "$CLUSTER_PORT"
 # shellcheck disable=SC1090
 source "$BOXOFFICE_RUN_DIR/env"
 

@@ -5,23 +5,38 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
-/// An async Redis client: a small pool of pipelined connections.
+/// An async Redis client for one Redis server or a Redis Cluster: small pools of pipelined
+/// connections.
 ///
-/// Commands from many tasks are spread round-robin over `poolSize` connections
-/// and pipelined on each, so one connection carries many requests at once. A
-/// broken connection is re-established on next use, with exponential backoff
-/// after consecutive failures. All I/O runs on SwiftNIO event loops; hiredis
-/// parses and encodes RESP there without blocking.
+/// Commands from many tasks are spread round-robin over `poolSize` connections and pipelined
+/// on each, so one connection carries many requests at once. A broken connection is
+/// re-established on next use, with exponential backoff after consecutive failures. All I/O
+/// runs on SwiftNIO event loops; hiredis parses and encodes RESP there without blocking.
 ///
-/// The client is a `Service`: `run()` waits for graceful shutdown and closes
-/// the connections. Outside a service group, call `shutdown()`.
+/// On a cluster (see `RedisConfiguration.mode`) each command goes to the primary serving its
+/// first key's slot, with a pool per primary; `MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN` and a
+/// node that refuses connections are handled here (see `RedisClient+Cluster.swift`), so callers
+/// are the same in both modes.
+///
+/// The client is a `Service`: `run()` waits for graceful shutdown and closes the connections.
+/// Outside a service group, call `shutdown()`.
 public final class RedisClient: Service, Sendable {
     /// The settings this client was made with.
     public let configuration: RedisConfiguration
-    private let slots: [ConnectionSlot]
-    private let next = Atomic<Int>(0)
-    private let logger: Logger
+    let logger: Logger
+    let eventLoopGroup: any EventLoopGroup
     private let isShutdown = Atomic<Bool>(false)
+    /// The first seed's connections: all of them in standalone mode.
+    let seed: NodePool
+    /// `Topology.unresolved`, `.standalone` or `.cluster`, read without a lock on every command.
+    let topology: Atomic<UInt8>
+    /// The slot map, the primaries' pools and the refresh in flight (cluster mode).
+    let cluster: Mutex<ClusterState>
+    /// `MOVED` and `ASK` replies followed.
+    let movedCount = Atomic<Int>(0)
+    let askCount = Atomic<Int>(0)
+
+    enum Topology: UInt8 { case unresolved = 0, standalone = 1, cluster = 2 }
 
     /// Makes a client; no connection is opened until the first command.
     public init(
@@ -31,9 +46,11 @@ public final class RedisClient: Service, Sendable {
     ) {
         self.configuration = configuration
         self.logger = logger
-        self.slots = (0..<max(1, configuration.poolSize)).map { _ in
-            ConnectionSlot(configuration: configuration, eventLoop: eventLoopGroup.next(), logger: logger)
-        }
+        self.eventLoopGroup = eventLoopGroup
+        let first = configuration.seeds[0]
+        self.seed = NodePool(node: first, configuration: configuration, eventLoopGroup: eventLoopGroup, logger: logger)
+        self.topology = Atomic(configuration.mode == .standalone ? Topology.standalone.rawValue : Topology.unresolved.rawValue)
+        self.cluster = Mutex(ClusterState(pools: [first: seed]))
     }
 
     public func run() async throws {
@@ -44,7 +61,12 @@ public final class RedisClient: Service, Sendable {
     /// Closes every connection; later commands fail with `.shutdown`.
     public func shutdown() {
         isShutdown.store(true, ordering: .relaxed)
-        for slot in slots { slot.close() }
+        let pools = cluster.withLock { state in
+            state.refresh?.cancel()
+            return Array(state.pools.values)
+        }
+        seed.close()
+        for pool in pools where pool !== seed { pool.close() }
     }
 
     /// The event loop of the calling thread, if it is one of the singleton group's (the API's
@@ -54,34 +76,24 @@ public final class RedisClient: Service, Sendable {
         MultiThreadedEventLoopGroup.currentEventLoop.map { ObjectIdentifier($0) }
     }
 
-    private func connection() async throws -> RedisConnection {
+    func checkNotShutdown() throws {
         if isShutdown.load(ordering: .relaxed) { throw RedisError(.shutdown, "the Redis client is shut down") }
-        let i = Int(UInt(bitPattern: next.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(slots.count))
-        // A caller already on one of the pool's event loops (the API's handlers, or any task once
-        // the event loops are Swift's global executor) uses a connection of that loop: the write,
-        // the reply and the resumption then stay on one thread, with no wake-up of another.
-        if let current = MultiThreadedEventLoopGroup.currentEventLoop {
-            for k in 0..<slots.count {
-                let slot = slots[(i + k) % slots.count]
-                if slot.eventLoop === current { return try await slot.connection() }
-            }
-        }
-        return try await slots[i].connection()
     }
 
     /// Sends one command and returns its reply; an error reply throws a `.server` error.
     @discardableResult
     public func send(_ arguments: [RedisArgument], timeout: Duration? = nil) async throws -> RESPValue {
-        try await connection().send(arguments, timeout: timeout).throwingOnError()
+        try await execute(RedisCommand(arguments), script: nil, timeout: timeout).throwingOnError()
     }
 
-    /// Sends commands back to back on one connection; error replies are returned, not thrown.
+    /// Sends commands back to back (on one connection per node); error replies are returned,
+    /// not thrown. Replies come in the order of `commands`.
     public func pipeline(_ commands: [[RedisArgument]], timeout: Duration? = nil) async throws -> [RESPValue] {
-        try await connection().pipeline(commands.map(RedisCommand.init), timeout: timeout)
+        try await executePipeline(commands.map(RedisCommand.init), script: nil, timeout: timeout)
     }
 
-    /// Runs a Lua script by its SHA1, loading it with `EVAL` when Redis answers `NOSCRIPT`
-    /// (after a restart or `SCRIPT FLUSH`).
+    /// Runs a Lua script by its SHA1, loading it with `SCRIPT LOAD` on the node that answers
+    /// `NOSCRIPT` (after a restart, a `SCRIPT FLUSH` or a failover).
     public func eval(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument], timeout: Duration? = nil) async throws -> RESPValue {
         try await eval(script, keyCount: keys.count, timeout: timeout) { command in
             for key in keys { command.append(key) }
@@ -91,67 +103,103 @@ public final class RedisClient: Service, Sendable {
 
     /// Runs a Lua script like `eval(_:keys:arguments:timeout:)`, its `keyCount` keys and then its
     /// arguments appended by `append` straight into the packed command (no array per argument).
-    /// `append` runs again if the script has to be loaded.
     public func eval(
         _ script: RedisScript, keyCount: Int, timeout: Duration? = nil, _ append: (inout RedisCommand) -> Void
     ) async throws -> RESPValue {
-        let connection = try await connection()
-        let reply = try await connection.send(Self.scriptCall("EVALSHA", script.sha1, keyCount: keyCount, append), timeout: timeout)
-        if reply.isNoScript {
-            logger.debug("script not cached; loading it", metadata: ["script": "\(script.name)"])
-            return try await connection.send(Self.scriptCall("EVAL", script.source, keyCount: keyCount, append), timeout: timeout)
-                .throwingOnError()
-        }
-        return try reply.throwingOnError()
+        try await execute(Self.scriptCall(script, keyCount: keyCount, append), script: script, timeout: timeout).throwingOnError()
     }
 
-    /// `EVALSHA sha1` or `EVAL source`, the key count, then the keys and arguments `append` adds.
-    private static func scriptCall(_ name: String, _ script: String, keyCount: Int, _ append: (inout RedisCommand) -> Void) -> RedisCommand {
+    /// `EVALSHA sha1`, the key count, then the keys and arguments `append` adds.
+    private static func scriptCall(_ script: RedisScript, keyCount: Int, _ append: (inout RedisCommand) -> Void) -> RedisCommand {
         // Room for the usual script call (a reserve's is about 500 bytes in 23 arguments).
         var command = RedisCommand(capacity: 512, arguments: 3 + keyCount + 12)
-        command.append(name)
-        command.append(script)
+        command.append("EVALSHA")
+        command.append(script.sha1)
         command.append(keyCount)
         append(&command)
         return command
     }
 
-    /// Runs `script` once per call, all in one round trip (pipelined `EVALSHA`s); when Redis
-    /// answers `NOSCRIPT`, loads the script with `SCRIPT LOAD` and runs those calls again.
-    /// Replies come in the order of `calls`; error replies are returned, not thrown.
+    /// Runs `script` once per call, in one round trip per node (pipelined `EVALSHA`s), loading
+    /// the script where Redis answers `NOSCRIPT`. Replies come in the order of `calls`; error
+    /// replies are returned, not thrown.
     public func evalPipeline(
         _ script: RedisScript, _ calls: [(keys: [RedisArgument], arguments: [RedisArgument])], timeout: Duration? = nil
     ) async throws -> [RESPValue] {
         let commands = calls.map { call in
-            Self.scriptCall("EVALSHA", script.sha1, keyCount: call.keys.count) { command in
+            Self.scriptCall(script, keyCount: call.keys.count) { command in
                 for key in call.keys { command.append(key) }
                 for argument in call.arguments { command.append(argument) }
             }
         }
+        return try await executePipeline(commands, script: script, timeout: timeout)
+    }
+
+    /// One command, on the one server or on its slot's primary.
+    func execute(_ command: RedisCommand, script: RedisScript?, timeout: Duration?) async throws -> RESPValue {
+        try checkNotShutdown()
+        if topology.load(ordering: .relaxed) == Topology.standalone.rawValue {
+            return try await Self.run(command, script: script, on: seed.connection(), timeout: timeout)
+        }
+        return try await executeOnCluster(command, script: script, timeout: timeout)
+    }
+
+    /// Several commands, on the one server or each on its slot's primary.
+    func executePipeline(_ commands: [RedisCommand], script: RedisScript?, timeout: Duration?) async throws -> [RESPValue] {
         guard !commands.isEmpty else { return [] }
-        let connection = try await connection()
+        try checkNotShutdown()
+        if topology.load(ordering: .relaxed) == Topology.standalone.rawValue {
+            return try await Self.run(commands, script: script, on: seed.connection(), timeout: timeout)
+        }
+        return try await executePipelineOnCluster(commands, script: script, timeout: timeout)
+    }
+
+    /// Sends `command` on `connection`; when it is a script Redis has not cached, loads the
+    /// script and sends the command again, both in one round trip.
+    static func run(_ command: RedisCommand, script: RedisScript?, on connection: RedisConnection, timeout: Duration?) async throws -> RESPValue {
+        let reply = try await connection.send(command, timeout: timeout)
+        guard let script, reply.isNoScript else { return reply }
+        return try await connection.pipeline([RedisCommand(["SCRIPT", "LOAD", .string(script.source)]), command], timeout: timeout)[1]
+    }
+
+    /// Sends `commands` back to back on `connection`; those Redis answered `NOSCRIPT` are sent
+    /// again after the script is loaded, in one more round trip.
+    static func run(_ commands: [RedisCommand], script: RedisScript?, on connection: RedisConnection, timeout: Duration?) async throws -> [RESPValue] {
         var replies = try await connection.pipeline(commands, timeout: timeout)
+        guard let script else { return replies }
         let unloaded = replies.indices.filter { replies[$0].isNoScript }
         guard !unloaded.isEmpty else { return replies }
-        logger.debug("script not cached; loading it", metadata: ["script": "\(script.name)"])
-        try await send(["SCRIPT", "LOAD", .string(script.source)], timeout: timeout)
-        for (i, reply) in zip(unloaded, try await connection.pipeline(unloaded.map { commands[$0] }, timeout: timeout)) { replies[i] = reply }
+        let again = try await connection.pipeline([RedisCommand(["SCRIPT", "LOAD", .string(script.source)])] + unloaded.map { commands[$0] }, timeout: timeout)
+        for (i, reply) in zip(unloaded, again.dropFirst()) { replies[i] = reply }
         return replies
     }
 
-    /// Every key matching a glob `pattern`, through `SCAN` (never `KEYS`, which blocks Redis).
+    /// Every key matching a glob `pattern`, through `SCAN` (never `KEYS`, which blocks Redis) on
+    /// every primary.
     public func scanKeys(matching pattern: String) async throws -> [String] {
         var keys: [String] = []
-        var cursor = "0"
-        repeat {
-            let reply = try await send(["SCAN", .string(cursor), "MATCH", .string(pattern), "COUNT", 1000])
-            guard let parts = reply.array, parts.count == 2, let next = parts[0].string else {
-                throw RedisError(.protocolError, "unexpected SCAN reply")
-            }
-            cursor = next
-            keys += (parts[1].array ?? []).compactMap(\.string)
-        } while cursor != "0"
+        for node in try await primaries() {
+            var cursor = "0"
+            repeat {
+                let reply = try await send(["SCAN", .string(cursor), "MATCH", .string(pattern), "COUNT", 1000], on: node)
+                guard let parts = reply.array, parts.count == 2, let next = parts[0].string else {
+                    throw RedisError(.protocolError, "unexpected SCAN reply")
+                }
+                cursor = next
+                keys += (parts[1].array ?? []).compactMap(\.string)
+            } while cursor != "0"
+        }
         return keys
+    }
+
+    /// Sends `arguments` to every primary (the one server when standalone), e.g. `INFO memory`
+    /// for each node's memory; replies by node, error replies thrown.
+    public func sendToEachPrimary(_ arguments: [RedisArgument], timeout: Duration? = nil) async throws -> [(node: RedisEndpoint, reply: RESPValue)] {
+        var replies: [(node: RedisEndpoint, reply: RESPValue)] = []
+        for node in try await primaries() {
+            replies.append((node, try await send(arguments, on: node, timeout: timeout)))
+        }
+        return replies
     }
 
     /// `PING` → `PONG`.
@@ -179,95 +227,5 @@ public final class RedisClient: Service, Sendable {
             return String(line.dropFirst("redis_version:".count))
         }
         return "unknown"
-    }
-}
-
-/// One slot of the pool: a connection, an attempt to make one, or a failure to back off from.
-///
-/// `@unchecked Sendable` is not needed: the state lives in a `Mutex`.
-final class ConnectionSlot: Sendable {
-    private enum State {
-        case idle(failures: Int)
-        case connecting(Task<RedisConnection, any Error>, failures: Int)
-        case connected(RedisConnection)
-    }
-
-    private let state = Mutex<State>(.idle(failures: 0))
-    private let configuration: RedisConfiguration
-    let eventLoop: any EventLoop
-    private let logger: Logger
-
-    init(configuration: RedisConfiguration, eventLoop: any EventLoop, logger: Logger) {
-        self.configuration = configuration
-        self.eventLoop = eventLoop
-        self.logger = logger
-    }
-
-    func connection() async throws -> RedisConnection {
-        enum Next { case ready(RedisConnection), wait(Task<RedisConnection, any Error>) }
-        let next: Next = state.withLock { state in
-            switch state {
-            case .connected(let c) where c.isActive:
-                return .ready(c)
-            case .connecting(let t, _):
-                return .wait(t)
-            case .connected:
-                return .wait(startConnecting(&state, failures: 0))
-            case .idle(let failures):
-                return .wait(startConnecting(&state, failures: failures))
-            }
-        }
-        switch next {
-        case .ready(let c): return c
-        case .wait(let task): return try await task.value
-        }
-    }
-
-    private func startConnecting(_ state: inout State, failures: Int) -> Task<RedisConnection, any Error> {
-        let delay = backoff(failures: failures)
-        let task = Task { [configuration, eventLoop] in
-            if delay > .zero { try await Task.sleep(for: delay) }
-            do {
-                let c = try await RedisConnection.connect(configuration: configuration, eventLoop: eventLoop)
-                self.finished(.success(c))
-                return c
-            } catch {
-                self.finished(.failure(error))
-                throw error
-            }
-        }
-        state = .connecting(task, failures: failures)
-        return task
-    }
-
-    private func finished(_ result: Result<RedisConnection, any Error>) {
-        state.withLock { state in
-            guard case .connecting(_, let failures) = state else { return }
-            switch result {
-            case .success(let c):
-                if failures > 0 { logger.info("reconnected to Redis", metadata: ["redis": "\(configuration.endpoint)"]) }
-                state = .connected(c)
-            case .failure(let error):
-                if failures == 0 { logger.warning("Redis connection failed", metadata: ["redis": "\(configuration.endpoint)", "error": "\(error)"]) }
-                state = .idle(failures: failures + 1)
-            }
-        }
-    }
-
-    private func backoff(failures: Int) -> Duration {
-        guard failures > 0 else { return .zero }
-        let factor = 1 << min(failures - 1, 16)
-        return min(configuration.reconnectBaseDelay * factor, configuration.reconnectMaxDelay)
-    }
-
-    func close() {
-        state.withLock { state in
-            switch state {
-            case .connected(let c): c.close()
-            case .connecting(let t, _): t.cancel()
-            case .idle: break
-            }
-            state = .idle(failures: 0)
-        }
     }
 }

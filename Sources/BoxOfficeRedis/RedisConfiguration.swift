@@ -1,6 +1,24 @@
 /// How to reach Redis and how the client behaves.
 public struct RedisConfiguration: Sendable {
-    /// Host name or address. Default `127.0.0.1`.
+    /// Standalone Redis or Redis Cluster.
+    public enum Mode: String, Sendable, CaseIterable {
+        /// Ask the first seed that answers (`INFO cluster`). The default.
+        case auto
+        /// One Redis server: every command goes to `host:port`.
+        case standalone
+        /// Redis Cluster: commands go to the primary serving their key's slot.
+        case cluster
+    }
+
+    /// Standalone or cluster. Default `.auto`.
+    public var mode: Mode = .auto
+    /// Seed nodes after the first (`host`, `port`), from a comma-separated URL. Default none.
+    public var otherSeeds: [RedisEndpoint] = []
+    /// How long a command keeps retrying while a cluster moves or fails over (`TRYAGAIN`,
+    /// `CLUSTERDOWN`, a node that does not accept connections) before it fails as unavailable.
+    /// Default 2 s.
+    public var retryDeadline: Duration = .seconds(2)
+    /// Host name or address of the (first) seed. Default `127.0.0.1`.
     public var host: String = "127.0.0.1"
     /// TCP port. Default `6379`.
     public var port: Int = 6379
@@ -21,13 +39,35 @@ public struct RedisConfiguration: Sendable {
 
     public init() {}
 
-    /// Parses `redis://[:password@]host[:port][/db]`.
+    /// Parses `redis://[:password@]host[:port][/db]`, or a list of seed nodes
+    /// `redis://[:password@]host[:port],host[:port],…[/db]`.
     public init(url: String) throws {
         self.init()
         guard url.hasPrefix("redis://") else {
             throw RedisError(.configuration, "Redis URL must start with redis:// (got \(Self.redacted(url)))")
         }
         var rest = Substring(url.dropFirst("redis://".count))
+        // Commas after the credentials separate seeds (a password may hold one).
+        let hosts = rest.lastIndex(of: "@").map { rest.index(after: $0) } ?? rest.startIndex
+        if let comma = rest[hosts...].firstIndex(of: ",") {
+            // The seeds after the first: `[redis://]host[:port]` each, the last one possibly with `/db`.
+            let tail = rest[rest.index(after: comma)...]
+            rest = rest[..<comma]
+            let seeds = tail.split(separator: ",", omittingEmptySubsequences: false)
+            for (i, seed) in seeds.enumerated() {
+                var text = seed.hasPrefix("redis://") ? seed.dropFirst("redis://".count) : seed
+                if let slash = text.firstIndex(of: "/") {
+                    guard i == seeds.count - 1 else { throw RedisError(.configuration, "only the last seed may name a database") }
+                    rest += text[slash...]
+                    text = text[..<slash]
+                }
+                guard let endpoint = text.contains(":") ? RedisEndpoint(text) : RedisEndpoint(host: String(text), port: 6379),
+                      !endpoint.host.isEmpty else {
+                    throw RedisError(.configuration, "invalid seed '\(seed)' in Redis URL \(Self.redacted(url))")
+                }
+                otherSeeds.append(endpoint)
+            }
+        }
         if let at = rest.lastIndex(of: "@") {
             let auth = rest[..<at]
             rest = rest[rest.index(after: at)...]
@@ -59,8 +99,11 @@ public struct RedisConfiguration: Sendable {
         return "redis://***" + String(url[at...])
     }
 
-    /// `host:port`, for logs and error messages.
+    /// `host:port` of the first seed, for logs and error messages.
     public var endpoint: String { "\(host):\(port)" }
+
+    /// Every seed, the first (`host`, `port`) first.
+    public var seeds: [RedisEndpoint] { [RedisEndpoint(host: host, port: port)] + otherSeeds }
 }
 
 extension String {

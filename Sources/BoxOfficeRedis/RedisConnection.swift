@@ -12,11 +12,11 @@ final class RedisConnection: Sendable {
         self.configuration = configuration
     }
 
-    /// Connects, authenticates and selects the database.
+    /// Connects to `node`, authenticates and selects the database.
     static func connect(
-        configuration: RedisConfiguration, eventLoop: any EventLoop
+        configuration: RedisConfiguration, node: RedisEndpoint, eventLoop: any EventLoop
     ) async throws -> RedisConnection {
-        let endpoint = configuration.endpoint
+        let endpoint = node.description
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: eventLoop)
@@ -28,7 +28,7 @@ final class RedisConnection: Sendable {
                         try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(endpoint: endpoint))
                     }
                 }
-                .connect(host: configuration.host, port: configuration.port)
+                .connect(host: node.host, port: node.port)
                 .get()
         } catch {
             throw RedisError(.unavailable, "cannot connect to Redis at \(endpoint)", underlying: error)

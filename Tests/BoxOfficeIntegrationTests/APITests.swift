@@ -293,7 +293,7 @@ struct APITests {
             let requestID = HTTPField.Name("X-Request-ID")!
             let reserve = try await client.call(.post, "/reserve", token: h.buyer, json: ["event_id": "ev_0000000000000000", "category": "floor", "qty": 1],
                                                 headers: [requestID: "down-1"])
-            #expect(reserve.status == .serviceUnavailable && reserve.problemCode == "unavailable", "\(reserve.status) \(String(buffer: reserve.body))")
+            #expect(reserve.status == .serviceUnavailable && reserve.problemCode == "inventory_unavailable", "\(reserve.status) \(String(buffer: reserve.body))")
             #expect(reserve.headers[.retryAfter] == "1")
             #expect(reserve.headers[requestID] == "down-1")
             #expect((reserve.json["detail"] as? String)?.contains("request id down-1") == true)

@@ -84,12 +84,14 @@ extension Problem {
     /// time; nil for any other error. Such a request may or may not have taken effect, so the
     /// answer invites a retry: with the same `Idempotency-Key`, a retried reserve is safe.
     public static func unavailable(for error: any Error, requestID: String?) -> Problem? {
+        let code: String
         switch error {
-        case let e as RedisError where e.code == .unavailable || e.code == .connectionClosed || e.code == .timeout: break
-        case let e as PostgresError where e.code == .connection || e.code == .poolTimeout: break
+        // Redis holds the inventory: its own code, so a client (and a test) knows what was down.
+        case let e as RedisError where e.code == .unavailable || e.code == .connectionClosed || e.code == .timeout: code = "inventory_unavailable"
+        case let e as PostgresError where e.code == .connection || e.code == .poolTimeout: code = "unavailable"
         default: return nil
         }
-        return Problem(status: .serviceUnavailable, code: "unavailable", title: "Service Unavailable",
+        return Problem(status: .serviceUnavailable, code: code, title: "Service Unavailable",
                        detail: "A backing service did not answer in time; retry shortly" + (requestID.map { "; request id \($0)" } ?? "") + ".",
                        headers: [.retryAfter: "1"])
     }

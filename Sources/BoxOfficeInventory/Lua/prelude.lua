@@ -106,11 +106,16 @@ local function reclaim_due(k, now, max, retention)
   local prefix = string.sub(k.holds, 1, -6) .. 'r:'
   local event = string.match(due[1], '^(.*)%.')
   local at = tostring(now)
+  -- Every hold is read before anything is written: on a Redis Cluster slot mid-migration a
+  -- hold's hash may already have moved, and the error that read raises must leave no half state.
+  local rkeys, fields = {}, {}
   for i = 1, #due do
-    local rid = due[i]
-    local rkey = prefix .. string.sub(rid, #event + 2)
+    rkeys[i] = prefix .. string.sub(due[i], #event + 2)
     -- Only the fields the event record and the release need (fewer strings made than HGETALL).
-    local f = redis.call('HMGET', rkey, 'status', 'category', 'user', 'qty', 'amount', 'currency', 'created', 'expires', 'uncounted')
+    fields[i] = redis.call('HMGET', rkeys[i], 'status', 'category', 'user', 'qty', 'amount', 'currency', 'created', 'expires', 'uncounted')
+  end
+  for i = 1, #due do
+    local rid, rkey, f = due[i], rkeys[i], fields[i]
     if f[1] == 'held' then
       local r = { rid = rid, event = event, category = f[2], user = f[3], qty = f[4], amount = f[5], currency = f[6],
                   created = f[7], expires = f[8], uncounted = f[9] }

@@ -20,10 +20,10 @@ public struct DependencyCheck: Sendable {
 }
 
 extension DependencyCheck {
-    /// Redis `PING`.
+    /// Redis `PING`; on a cluster, also every slot served and every primary answering.
     public static func redis(_ client: RedisClient) -> DependencyCheck {
-        DependencyCheck(name: "redis", endpoint: client.configuration.endpoint) { timeout in
-            try await client.ping(timeout: timeout)
+        DependencyCheck(name: "redis", endpoint: client.configuration.seeds.map(\.description).joined(separator: ",")) { timeout in
+            try await client.checkReady(timeout: timeout)
         }
     }
 

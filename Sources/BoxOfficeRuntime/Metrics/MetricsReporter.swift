@@ -9,7 +9,9 @@ import Synchronization
 
 /// Samples the gauges that are not tied to a request: tickets available per
 /// category (`tickets_available{event,category}`), Redis memory
-/// (`redis_memory_bytes`) and PostgreSQL connections (`db_open_connections`).
+/// per node (`redis_memory_bytes{node}`), PostgreSQL connections (`db_open_connections`),
+/// and the Redis client's cluster routing (`redis_cluster_redirects_total{kind}`,
+/// `redis_cluster_nodes`: 0 for a standalone Redis).
 public struct MetricsReporter: Service {
     let redis: RedisClient
     let postgres: PostgresClient
@@ -27,15 +29,20 @@ public struct MetricsReporter: Service {
     }
 
     public func run() async throws {
-        let memory = Gauge(label: "redis_memory_bytes")
         let connections = Gauge(label: "db_open_connections")
         let inventory = RedisInventory(redis: redis)
+        var routing = RedisClusterStatistics.none
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             connections.record(postgres.openConnections)
+            routing = reportRouting(since: routing)
             do {
-                let info = try await redis.send(["INFO", "memory"]).string ?? ""
-                for line in info.split(whereSeparator: \.isNewline) where line.hasPrefix("used_memory:") {
-                    if let bytes = Int(line.dropFirst("used_memory:".count)) { memory.record(bytes) }
+                // One series per Redis node (the one server, or each primary of a cluster).
+                for (node, reply) in try await redis.sendToEachPrimary(["INFO", "memory"]) {
+                    for line in (reply.string ?? "").split(whereSeparator: \.isNewline) where line.hasPrefix("used_memory:") {
+                        if let bytes = Int(line.dropFirst("used_memory:".count)) {
+                            Gauge(label: "redis_memory_bytes", dimensions: [("node", node.description)]).record(bytes)
+                        }
+                    }
                 }
                 if reportStock {
                     let time = try await redis.send(["TIME"]).array ?? []
@@ -58,5 +65,15 @@ public struct MetricsReporter: Service {
             }
             try? await Task.sleep(for: interval)
         }
+    }
+
+    /// `redis_cluster_redirects_total{kind}` (the redirects followed since `last`) and
+    /// `redis_cluster_nodes`; returns the statistics now.
+    private func reportRouting(since last: RedisClusterStatistics) -> RedisClusterStatistics {
+        let now = redis.clusterStatistics
+        Counter(label: "redis_cluster_redirects_total", dimensions: [("kind", "moved")]).increment(by: now.moved - last.moved)
+        Counter(label: "redis_cluster_redirects_total", dimensions: [("kind", "ask")]).increment(by: now.ask - last.ask)
+        Gauge(label: "redis_cluster_nodes").record(now.isCluster ? now.nodes : 0)
+        return now
     }
 }

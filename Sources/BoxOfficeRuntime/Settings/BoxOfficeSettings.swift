@@ -10,8 +10,14 @@ import Foundation
 /// documented on each property. Defaults marked *development* are fit for the
 /// local stack only.
 public struct BoxOfficeSettings: Sendable {
-    /// `BOXOFFICE_REDIS_URL`. Default `redis://127.0.0.1:6379`.
+    /// `BOXOFFICE_REDIS_URL`: one node, or a comma-separated list of a cluster's seed nodes
+    /// (`redis://127.0.0.1:7001,127.0.0.1:7002`). Default `redis://127.0.0.1:6379`.
     public var redisURL = "redis://127.0.0.1:6379"
+    /// `BOXOFFICE_REDIS_MODE`: `auto` (ask the server), `cluster` or `standalone`. Default `auto`.
+    public var redisMode = RedisConfiguration.Mode.auto
+    /// `BOXOFFICE_REDIS_RETRY_MS`: how long a command retries while a Redis Cluster moves slots
+    /// or fails over before the request is answered 503. From 0 to 60000. Default `2000`.
+    public var redisRetryMs = 2000
     /// `BOXOFFICE_DATABASE_URL`. Default (development) `postgres://boxoffice:boxoffice-dev-password@127.0.0.1:5432/boxoffice`.
     public var databaseURL = "postgres://boxoffice:boxoffice-dev-password@127.0.0.1:5432/boxoffice"
     /// `BOXOFFICE_KAFKA_BROKERS`. Default `127.0.0.1:9092`.
@@ -123,6 +129,13 @@ public struct BoxOfficeSettings: Sendable {
         try int("BOXOFFICE_API_PORT", &apiPort, range: 1...65535)
         try int("BOXOFFICE_WORKER_PORT", &workerPort, range: 1...65535)
         try int("BOXOFFICE_REDIS_POOL_SIZE", &redisPoolSize, range: 1...256)
+        try int("BOXOFFICE_REDIS_RETRY_MS", &redisRetryMs, range: 0...60_000)
+        if let raw = env["BOXOFFICE_REDIS_MODE"], !raw.isEmpty {
+            guard let mode = RedisConfiguration.Mode(rawValue: raw.lowercased()) else {
+                throw SettingsError(key: "BOXOFFICE_REDIS_MODE", message: "must be auto, cluster or standalone, got '\(raw)'")
+            }
+            redisMode = mode
+        }
         try int("BOXOFFICE_DB_POOL_SIZE", &databasePoolSize, range: 1...256)
         try int("BOXOFFICE_STARTUP_TIMEOUT_SECONDS", &startupTimeoutSeconds, range: 0...3600)
         try int("BOXOFFICE_TOKEN_TTL_SECONDS", &tokenTTLSeconds, range: 60...604_800)
@@ -155,6 +168,8 @@ public struct BoxOfficeSettings: Sendable {
     public func redis() throws -> RedisConfiguration {
         var c = try RedisConfiguration(url: redisURL)
         c.poolSize = redisPoolSize
+        c.mode = redisMode
+        c.retryDeadline = .milliseconds(redisRetryMs)
         return c
     }
 
@@ -188,6 +203,7 @@ public struct BoxOfficeSettings: Sendable {
             "reserve_batch_limit": "\(reserveBatchLimit)",
             "api": "\(apiHost):\(apiPort)",
             "redis_pool_size": "\(redisPoolSize)",
+            "redis_mode": "\(redisMode.rawValue), retry \(redisRetryMs) ms",
             "db_pool_size": "\(databasePoolSize)",
             "startup_timeout_seconds": "\(startupTimeoutSeconds)",
             "rate_limits": "signup \(signUpPerMinute)/min, login \(loginPerMinute)/min, reserve \(reservePerSecond)/s burst \(reserveBurst)",

@@ -91,7 +91,7 @@ func freePort() -> Int {
     return Int.random(in: 20_000...32_000)
 }
 
-private func canBind(_ port: Int) -> Bool {
+func canBind(_ port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return false }
     defer { close(fd) }
