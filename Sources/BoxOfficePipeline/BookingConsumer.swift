@@ -47,6 +47,7 @@ public struct BookingConsumer: Service {
 
     public func run() async throws {
         var lastLag = ContinuousClock.now - .seconds(10)
+        var reported = Set<TopicPartition>()
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let batch = try await consumer.poll(maxMessages: configuration.maxBatch, maxWait: configuration.maxWait)
             if !batch.isEmpty {
@@ -60,9 +61,15 @@ public struct BookingConsumer: Service {
                 }
             }
             if ContinuousClock.now - lastLag > .seconds(1) {
-                for (tp, lag) in await consumer.lag() {
+                let lags = await consumer.lag()
+                // A partition handed to another replica reads 0 here, so a sum over replicas counts it once.
+                for tp in reported.subtracting(lags.keys) {
+                    Gauge(label: "kafka_consumer_lag", dimensions: [("partition", String(tp.partition))]).record(0)
+                }
+                for (tp, lag) in lags {
                     Gauge(label: "kafka_consumer_lag", dimensions: [("partition", String(tp.partition))]).record(Double(lag))
                 }
+                reported = Set(lags.keys)
                 lastLag = .now
             }
         }

@@ -8,6 +8,9 @@ import pathlib
 
 DS = {"type": "prometheus", "uid": "boxoffice-prometheus"}
 
+# Gauges that every API replica reads alike from Redis (stock, overdue holds, outbox) are
+# combined with max, counters and per-replica gauges with sum, so the panels read the same
+# with one replica or many; Redis memory is one series per node.
 PANELS = [
     # (title, unit, [(expr, legend)], width)
     ("Requests per second by route", "reqps", [('sum by (route) (rate(http_requests_total[1m]))', "{{route}}")], 12),
@@ -20,10 +23,10 @@ PANELS = [
     ("Reservations by result", "ops", [('sum by (result) (rate(reservation_total[1m]))', "{{result}}")], 12),
     ("Failed reservations by reason", "ops", [('sum by (reason) (rate(failed_reservation_total[1m]))', "{{reason}}")], 12),
     ("Confirmations by result", "ops", [('sum by (result) (rate(confirmation_total[1m]))', "{{result}}")], 12),
-    ("Tickets available", "short", [('sum by (event, category) (tickets_available)', "{{event}} {{category}}")], 12),
+    ("Tickets available", "short", [('max by (event, category) (tickets_available)', "{{event}} {{category}}")], 12),
     ("Holds expired per second", "ops", [('sum(rate(holds_expired_total[1m]))', "expired")], 8),
-    ("Holds overdue (should be 0)", "short", [('sum(holds_overdue)', "overdue")], 8),
-    ("Outbox pending", "short", [('sum(outbox_pending)', "pending")], 8),
+    ("Holds overdue (should be 0)", "short", [('max(holds_overdue)', "overdue")], 8),
+    ("Outbox pending", "short", [('max(outbox_pending)', "pending")], 8),
     ("Outbox publish rate", "ops", [('sum by (result) (rate(outbox_published_total[1m]))', "{{result}}")], 12),
     ("Oldest entry: undelivered / not yet in PostgreSQL", "s", [
         ('max(outbox_oldest_age_seconds)', "undelivered"),
@@ -40,7 +43,7 @@ PANELS = [
         ('histogram_quantile(0.99, sum by (le) (rate(worker_batch_duration_seconds_bucket[1m])))', "p99"),
     ], 12),
     ("Database connections", "short", [('sum by (job) (db_open_connections)', "{{job}}")], 12),
-    ("Redis memory", "bytes", [('max(redis_memory_bytes)', "used")], 12),
+    ("Redis memory", "bytes", [('sum(max by (node) (redis_memory_bytes))', "used")], 12),
 ]
 
 

@@ -54,6 +54,12 @@ final class RedisClusterProcess: Sendable {
         p.standardError = pipe
         try p.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        // Reaped here: Foundation's own watch missed this script's exit (its redis-servers
+        // daemonize), and waitUntilExit then waited forever.
+        var status: Int32 = 0
+        if waitpid(p.processIdentifier, &status, 0) == p.processIdentifier {
+            return ((status >> 8) & 0xff, String(decoding: data, as: UTF8.self))
+        }
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
