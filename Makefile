@@ -1,10 +1,13 @@
 # BoxOffice: the local stack and the test suite. See README.md.
-.PHONY: up down status logs test bench build install clean-run
+.PHONY: up up-scale down status logs test bench build install clean-run
 
 up:            ## install what is missing, build, start the stack, print where it is
 	@scripts/up.sh
 
-down:          ## stop exactly what `make up` started
+up-scale:      ## the same, scaled: Redis Cluster 7001-7006, API replicas 8081/8082 behind haproxy on 8080, workers 9101/9102
+	@scripts/up.sh --scale
+
+down:          ## stop exactly what `make up` or `make up-scale` started
 	@scripts/down.sh
 
 status:        ## one line per process of the stack

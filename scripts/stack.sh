@@ -4,8 +4,14 @@
 # runs on its own port with its data and logs under $BOXOFFICE_RUN_DIR.
 #
 #   scripts/stack.sh start   start what is not running (idempotent), write $RUN/env
-#   scripts/stack.sh stop    stop what this stack started, by pid
+#   scripts/stack.sh stop    stop what this stack started, by pid (either shape's)
 #   scripts/stack.sh status  one line per server
+#
+# BOXOFFICE_SHAPE=scaled (make up-scale) starts the scaled shape instead: a Redis
+# Cluster (3 primaries, 3 replicas from BOXOFFICE_REDIS_CLUSTER_PORT, 7001) in
+# place of the one Redis, haproxy on the API port in front of the API replicas
+# (BOXOFFICE_API_REPLICA_PORTS, "8081 8082"), and Prometheus scraping every
+# replica (workers on BOXOFFICE_WORKER_REPLICA_PORTS, "9101 9102").
 #
 # Redis: BOXOFFICE_REDIS_APPENDFSYNC (everysec, or always), and
 # BOXOFFICE_REDIS_AOF_REWRITE_MIN_SIZE (1gb): below it Redis does not fork to
@@ -24,6 +30,11 @@ PG_DB="${BOXOFFICE_PG_DATABASE:-boxoffice}"
 # Development defaults, clearly not production credentials.
 PG_USER="boxoffice"; PG_PASSWORD="boxoffice-dev-password"
 WITH_PROMETHEUS="${BOXOFFICE_WITH_PROMETHEUS:-1}"
+SHAPE="${BOXOFFICE_SHAPE:-$(cat "$RUN/shape" 2>/dev/null || echo single)}"
+CLUSTER_PORT="${BOXOFFICE_REDIS_CLUSTER_PORT:-7001}"
+API_REPLICA_PORTS="${BOXOFFICE_API_REPLICA_PORTS:-8081 8082}"
+WORKER_REPLICA_PORTS="${BOXOFFICE_WORKER_REPLICA_PORTS:-9101 9102}"
+case "$SHAPE" in single|scaled) ;; *) die "BOXOFFICE_SHAPE must be single or scaled, got '$SHAPE'" ;; esac
 
 PIDS="$RUN/pids"; LOGS="$RUN/logs"
 mkdir -p "$PIDS" "$LOGS"
@@ -121,7 +132,14 @@ start_kafka() {
 start_prometheus() {
     [ "$WITH_PROMETHEUS" = 1 ] || return 0
     mkdir -p "$RUN/prometheus"
-    sed -e "s/localhost:8080/127.0.0.1:$API_PORT/; s/localhost:9101/127.0.0.1:$WORKER_PORT/" \
+    local api_targets="\"127.0.0.1:$API_PORT\"" worker_targets="\"127.0.0.1:$WORKER_PORT\"" p
+    if [ "$SHAPE" = scaled ]; then
+        api_targets=""; worker_targets=""
+        for p in $API_REPLICA_PORTS; do api_targets+="${api_targets:+, }\"127.0.0.1:$p\""; done
+        for p in $WORKER_REPLICA_PORTS; do worker_targets+="${worker_targets:+, }\"127.0.0.1:$p\""; done
+    fi
+    # Every replica is a target of its own: Prometheus labels its series with instance="host:port".
+    sed -e "s/\"localhost:8080\"/$api_targets/; s/\"localhost:9101\"/$worker_targets/" \
         "$ROOT/prometheus.yml" > "$RUN/prometheus/prometheus.yml"
     cp "$ROOT/prometheus/rules.yml" "$RUN/prometheus/rules.yml"
     if pid_alive "$PIDS/prometheus.pid"; then
@@ -138,6 +156,55 @@ start_prometheus() {
     log "prometheus: listening on 127.0.0.1:$PROM_PORT (rules from prometheus/rules.yml)"
 }
 
+# MARK: haproxy (scaled shape): the API port balanced over the API replicas
+start_haproxy() {
+    local cfg="$RUN/haproxy/haproxy.cfg" p i=0
+    mkdir -p "$RUN/haproxy"
+    {
+        cat <<CFG
+# Written by scripts/stack.sh for the scaled shape: port $API_PORT balanced over the API replicas,
+# each health-checked on /ready (out after 2 failed checks, back after 1 good one).
+global
+    maxconn 8000
+defaults
+    mode http
+    option http-keep-alive
+    option redispatch
+    retries 2
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+frontend boxoffice
+    bind 127.0.0.1:$API_PORT
+    default_backend api
+backend api
+    balance roundrobin
+    option httpchk GET /ready
+    http-check expect status 200
+    default-server inter 1s fall 2 rise 1
+CFG
+        for p in $API_REPLICA_PORTS; do i=$((i + 1)); echo "    server api-$i 127.0.0.1:$p check"; done
+    } > "$cfg"
+    haproxy -c -q -f "$cfg" || die "haproxy: invalid configuration $cfg"
+    if pid_alive "$PIDS/haproxy.pid"; then
+        # A soft reload: the old process hands over its listener and finishes its requests.
+        haproxy -D -f "$cfg" -p "$PIDS/haproxy.pid" -sf "$(cat "$PIDS/haproxy.pid")"
+        log "haproxy: reloaded on $API_PORT"
+        return
+    fi
+    port_open "$API_PORT" && die "haproxy: port $API_PORT is taken by another process (the single shape's API? run make down)"
+    haproxy -D -f "$cfg" -p "$PIDS/haproxy.pid" 2>>"$LOGS/haproxy.log" || die "haproxy did not start; see $LOGS/haproxy.log"
+    log "haproxy: listening on 127.0.0.1:$API_PORT, balancing API replicas on $API_REPLICA_PORTS"
+}
+
+redis_url() {
+    if [ "$SHAPE" = scaled ]; then
+        echo "redis://127.0.0.1:$CLUSTER_PORT,127.0.0.1:$((CLUSTER_PORT + 1)),127.0.0.1:$((CLUSTER_PORT + 2))"
+    else
+        echo "redis://127.0.0.1:$REDIS_PORT"
+    fi
+}
+
 write_env() {
     local secret_file="$RUN/jwt_secret"
     if [ ! -s "$secret_file" ]; then
@@ -145,7 +212,8 @@ write_env() {
     fi
     cat > "$RUN/env" <<ENV
 # Settings of the stack in $RUN, written by scripts/stack.sh. Source it: . $RUN/env
-export BOXOFFICE_REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+export BOXOFFICE_SHAPE=$SHAPE
+export BOXOFFICE_REDIS_URL=$(redis_url)
 export BOXOFFICE_DATABASE_URL=postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB
 export BOXOFFICE_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 export BOXOFFICE_KAFKA_PARTITIONS=$PARTITIONS
@@ -157,6 +225,9 @@ export BOXOFFICE_REDIS_PORT=$REDIS_PORT
 export BOXOFFICE_PG_PORT=$PG_PORT
 export BOXOFFICE_KAFKA_PORT=$KAFKA_PORT
 export BOXOFFICE_RUN_DIR=$RUN
+export BOXOFFICE_REDIS_CLUSTER_PORT=$CLUSTER_PORT
+export BOXOFFICE_API_REPLICA_PORTS="$API_REPLICA_PORTS"
+export BOXOFFICE_WORKER_REPLICA_PORTS="$WORKER_REPLICA_PORTS"
 export BOXOFFICE_TANSU_BIN=$(tansu_bin)
 export LD_LIBRARY_PATH=$RDKAFKA_LIB_DIR\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}
 ENV
@@ -164,6 +235,7 @@ ENV
 }
 
 stop_all() {
+    stop_pid haproxy "$PIDS/haproxy.pid"
     stop_pid prometheus "$PIDS/prometheus.pid"
     stop_pid kafka "$PIDS/kafka.pid"
     local data; data="$(readlink -f "$RUN/postgres" || true)/data"
@@ -177,19 +249,34 @@ stop_all() {
         log "stopped redis"
     fi
     rm -f "$PIDS/redis.pid"
+    "$ROOT/scripts/redis-cluster.sh" stop "$RUN/redis-cluster"
+    rm -f "$RUN/shape"
 }
 
 status_all() {
     local name pidfile
-    for name in redis postgres kafka prometheus api worker; do
+    echo "shape      $(cat "$RUN/shape" 2>/dev/null || echo "none (make up or make up-scale)")"
+    for name in redis postgres kafka prometheus haproxy api api-1 api-2 worker worker-1 worker-2; do
         pidfile="$PIDS/$name.pid"
         if pid_alive "$pidfile"; then printf '%-11s running  pid %s\n' "$name" "$(cat "$pidfile")"
-        else printf '%-11s stopped\n' "$name"; fi
+        elif [ -e "$pidfile" ] || [[ "$name" != *-* && "$name" != haproxy ]]; then printf '%-11s stopped\n' "$name"; fi
     done
+    "$ROOT/scripts/redis-cluster.sh" status "$RUN/redis-cluster"
 }
 
 case "${1:-}" in
-    start) start_redis; start_postgres; start_kafka; start_prometheus; write_env ;;
+    start)
+        if [ "$SHAPE" = scaled ]; then
+            pid_alive "$PIDS/redis.pid" && die "the single shape's Redis is running; run make down first"
+            "$ROOT/scripts/redis-cluster.sh" start "$RUN/redis-cluster" "$CLUSTER_PORT"
+        else
+            pid_alive "$PIDS/haproxy.pid" && die "the scaled shape is running; run make down first"
+            start_redis
+        fi
+        start_postgres; start_kafka; start_prometheus
+        if [ "$SHAPE" = scaled ]; then start_haproxy; fi
+        echo "$SHAPE" > "$RUN/shape"
+        write_env ;;
     stop) stop_all ;;
     status) status_all ;;
     env) write_env ;;
