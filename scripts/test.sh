@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make test: the whole suite against its own servers on their own ports
-# (Redis 16379, a Redis Cluster on 17001-17006, PostgreSQL 15432, Kafka 19092),
+# (Redis 16379, a Redis Cluster on 16381-16386, PostgreSQL 15432, Kafka 19092),
 # state under .run/test, so it
 # runs while make up's stack is serving. The servers are stopped afterwards,
 # on failure too, with whatever a crashed test process left running.
@@ -14,7 +14,7 @@ export BOXOFFICE_KAFKA_PORT="${BOXOFFICE_TEST_KAFKA_PORT:-19092}"
 export BOXOFFICE_PROMETHEUS_PORT="${BOXOFFICE_TEST_PROMETHEUS_PORT:-19090}"
 export BOXOFFICE_API_PORT="${BOXOFFICE_TEST_API_PORT:-18080}"
 export BOXOFFICE_WORKER_PORT="${BOXOFFICE_TEST_WORKER_PORT:-19101}"
-CLUSTER_PORT="${BOXOFFICE_TEST_REDIS_CLUSTER_PORT:-17001}"
+CLUSTER_PORT="${BOXOFFICE_TEST_REDIS_CLUSTER_PORT:-16381}"
 export BOXOFFICE_TEST_REDIS_CLUSTER_URL="redis://127.0.0.1:$CLUSTER_PORT,127.0.0.1:$((CLUSTER_PORT + 1)),127.0.0.1:$((CLUSTER_PORT + 2))"
 export BOXOFFICE_PG_DATABASE=boxoffice_test
 export BOXOFFICE_WITH_PROMETHEUS=0

@@ -90,12 +90,18 @@ struct PipelineFixture: Sendable {
     }
 }
 
-func withPipeline<T>(stock: Int = 100_000, brokers: String? = nil, _ body: (PipelineFixture) async throws -> T) async throws -> T {
-    let server = try RedisServerProcess(appendOnly: true)
-    try await server.start()
+/// Runs `body` with a fresh event, topics and consumer group; Redis is a private server unless
+/// `redisURL` names one (a cluster, say).
+func withPipeline<T>(stock: Int = 100_000, brokers: String? = nil, redisURL: String? = nil, _ body: (PipelineFixture) async throws -> T) async throws -> T {
+    var server: RedisServerProcess? = nil
+    if redisURL == nil {
+        server = try RedisServerProcess(appendOnly: true)
+        try await server?.start()
+    }
+    let url = redisURL ?? server?.url ?? ""
     var values = ProcessInfo.processInfo.environment
     guard values["BOXOFFICE_DATABASE_URL"] != nil else { throw TestStackMissing() }
-    values["BOXOFFICE_REDIS_URL"] = server.url
+    values["BOXOFFICE_REDIS_URL"] = url
     if let brokers { values["BOXOFFICE_KAFKA_BROKERS"] = brokers }
     let settings = try BoxOfficeSettings(values: values)
     let topic = TestStack.unique("t-res")
@@ -111,7 +117,7 @@ func withPipeline<T>(stock: Int = 100_000, brokers: String? = nil, _ body: (Pipe
     _ = try await inventory.initCategory(event: event, category: CategoryName("floor")!, totalStock: stock,
                                          price: Money(amount: 2_500, currency: "EUR"), maxPerUser: nil)
     let fixture = PipelineFixture(redis: redis, inventory: inventory, db: db, settings: settings, topic: topic, deadLetterTopic: dlq,
-                                  group: TestStack.unique("t-worker"), event: event, redisURL: server.url)
+                                  group: TestStack.unique("t-worker"), event: event, redisURL: url)
     defer { redis.shutdown() }
     do {
         let value = try await body(fixture)

@@ -22,8 +22,10 @@ final class RedisClusterProcess: Sendable {
     init(nodeTimeout: Duration = .milliseconds(1000)) throws {
         var base = 0
         for _ in 0..<100 {
-            let candidate = Int.random(in: 20_000...31_990)
-            if (candidate..<candidate + 6).allSatisfy(canBind) { base = candidate; break }
+            // Each node also listens on its port + 10000 (the cluster bus); both stay below the
+            // ephemeral range.
+            let candidate = Int.random(in: 20_000...22_700)
+            if (candidate..<candidate + 6).allSatisfy({ canBind($0) && canBind($0 + 10_000) }) { base = candidate; break }
         }
         guard base > 0 else { throw RedisError(.unavailable, "no six free ports for a test cluster") }
         firstPort = base
