@@ -19,10 +19,10 @@ CTL="$BIN/boxofficectl"
 EVENT="$(bench_event bench)"
 # Holds of an earlier run expire ten minutes later; if that falls inside this run, the
 # sweeper's work (and the events it emits) competes with the measurement. Say so.
-NOW_MS="$(redis-cli -p "$BOXOFFICE_REDIS_PORT" time | head -1)000"
+NOW_MS="$(rcli time | head -1)000"
 DUE=0
-for ev in $(redis-cli -p "$BOXOFFICE_REDIS_PORT" smembers bo:events); do
-    n="$(redis-cli -p "$BOXOFFICE_REDIS_PORT" zcount "bo:{ev:$ev}:holds" -inf $((NOW_MS + (2 * SECONDS_EACH + 10) * 1000)))"
+for ev in $(rcli smembers bo:events); do
+    n="$(rcli zcount "bo:{ev:$ev}:holds" -inf $((NOW_MS + (2 * SECONDS_EACH + 10) * 1000)))"
     DUE=$((DUE + n))
 done
 [ "$DUE" -gt 0 ] && log "note: $DUE holds of earlier runs fall due during this run; their expiry competes with it (a fresh stack measures cleanly)"
@@ -32,8 +32,8 @@ log "minting 3000 buyer tokens (the per-buyer rate limit is 20/s)"
 # entries still in it (they stay until the repair loop finds them in PostgreSQL).
 outbox_backlog() {
     local len relayed
-    len="$(redis-cli -p "$BOXOFFICE_REDIS_PORT" xlen "bo:{ev:$EVENT}:outbox" | tr -d '\r')"
-    relayed="$(redis-cli -p "$BOXOFFICE_REDIS_PORT" hget "bo:{ev:$EVENT}:relayed" relayed | tr -d '\r')"
+    len="$(rcli xlen "bo:{ev:$EVENT}:outbox")"
+    relayed="$(rcli hget "bo:{ev:$EVENT}:relayed" relayed)"
     echo $(( ${len:-0} - ${relayed:-0} ))
 }
 TOOL="${BOXOFFICE_BENCH_TOOL:-wrk}"
@@ -57,7 +57,7 @@ if [ "$TOOL" = wrk ]; then
     # relayed, the worker's lag at zero), so that their tail does not run during it.
     drain() {
         local deadline=$((SECONDS + 60))
-        until [ "$(outbox_backlog)" = 0 ] && curl -fsS "http://127.0.0.1:$BOXOFFICE_WORKER_PORT/metrics" \
+        until [ "$(outbox_backlog)" = 0 ] && for port in $(worker_ports); do curl -fsS "http://127.0.0.1:$port/metrics"; done \
                 | awk '/^kafka_consumer_lag[{ ]/ { lag += $2 } END { exit !(lag == 0) }'; do
             [ "$SECONDS" -lt "$deadline" ] || { log "note: the pipeline did not drain within 60 s; measuring anyway"; return; }
             sleep 0.2

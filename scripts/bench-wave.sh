@@ -12,7 +12,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 HOLDS="${1:-100000}"; PHASE="${2:-8}"
 bench_stack
 command -v wrk >/dev/null || die "wrk is not installed: run scripts/install.sh"
-rcli() { redis-cli -p "$BOXOFFICE_REDIS_PORT" "$@" | tr -d '\r'; }
 redis_ms() { rcli time | awk 'NR == 1 { s = $1 } NR == 2 { printf "%.0f\n", s * 1000 + int($1 / 1000) }'; }
 
 EVENT="$(bench_event bench-wave)"
@@ -49,5 +48,5 @@ print(f"reserve on another event: quiet p99 {qp99:.2f} ms ({qrps:.0f}/s), during
       f"{wp99 / qp99:.2f}x (goal <= 2x)")
 PY
 # The wave's reservations leave Redis with its keys; their bookings stay in PostgreSQL.
-rcli --scan --pattern "bo:{ev:$WEVENT}:*" | xargs -r -n 500 redis-cli -p "$BOXOFFICE_REDIS_PORT" unlink >/dev/null
+unlink_matching "bo:{ev:$WEVENT}:*"
 rcli srem bo:events "$WEVENT" >/dev/null

@@ -120,6 +120,36 @@ stop_pid() {
     rm -f "$pidfile"
 }
 
+# MARK: Talking to the stack's Redis, standalone or cluster
+# rcli ARGS...: redis-cli against the stack's Redis (.run/env sourced), following a cluster's
+# redirects, carriage returns removed.
+rcli() {
+    if [ "${BOXOFFICE_SHAPE:-single}" = scaled ]; then redis-cli -c -p "$BOXOFFICE_REDIS_CLUSTER_PORT" "$@"
+    else redis-cli -p "$BOXOFFICE_REDIS_PORT" "$@"; fi | tr -d '\r'
+}
+
+# redis_primaries: the port of every primary of the stack's Redis (the one server when standalone).
+redis_primaries() {
+    if [ "${BOXOFFICE_SHAPE:-single}" = scaled ]; then
+        redis-cli -p "$BOXOFFICE_REDIS_CLUSTER_PORT" cluster nodes | awk '$3 ~ /master/ && $3 !~ /fail/ { split($2, a, "[:@]"); print a[2] }'
+    else
+        echo "$BOXOFFICE_REDIS_PORT"
+    fi
+}
+
+# worker_ports: the metrics port of every worker of the stack (one, or the scaled shape's replicas).
+worker_ports() {
+    if [ "${BOXOFFICE_SHAPE:-single}" = scaled ]; then echo $BOXOFFICE_WORKER_REPLICA_PORTS; else echo "$BOXOFFICE_WORKER_PORT"; fi
+}
+
+# unlink_matching PATTERN: deletes the stack's Redis keys matching PATTERN, on every primary.
+unlink_matching() {
+    local port
+    for port in $(redis_primaries); do
+        redis-cli -p "$port" --scan --pattern "$1" | xargs -r -n 500 redis-cli -c -p "$port" unlink >/dev/null
+    done
+}
+
 # MARK: Benchmarks against the running stack
 # bench_stack: sets RUN, the stack's settings (.run/env), BIN (release executables) and
 # BASE (the API's URL), and stops when the stack is not up.

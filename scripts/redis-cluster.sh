@@ -8,11 +8,15 @@
 #   scripts/redis-cluster.sh stop DIR               stop every node under DIR
 #   scripts/redis-cluster.sh status DIR             one line per node
 #
-# BOXOFFICE_REDIS_APPENDFSYNC (everysec, or always) and BOXOFFICE_REDIS_CLUSTER_NODE_TIMEOUT_MS
-# (3000: how long a primary may be silent before its replica takes over).
+# BOXOFFICE_REDIS_APPENDFSYNC (everysec, or always), BOXOFFICE_REDIS_CLUSTER_NODE_TIMEOUT_MS
+# (3000: how long a primary may be silent before its replica takes over) and
+# BOXOFFICE_REDIS_CLUSTER_REPLICAS (1: a replica per primary; 0: three primaries alone, for
+# benchmarks that separate the cost of replication from that of routing).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-NODES=6
+REPLICAS="${BOXOFFICE_REDIS_CLUSTER_REPLICAS:-1}"
+case "$REPLICAS" in 0|1) ;; *) die "BOXOFFICE_REDIS_CLUSTER_REPLICAS must be 0 or 1" ;; esac
+NODES=$((3 * (1 + REPLICAS)))
 node_ports() { seq "$1" $(($1 + NODES - 1)); }
 
 cluster_ok() { redis-cli -p "$1" cluster info 2>/dev/null | grep -q '^cluster_state:ok'; }
@@ -41,9 +45,9 @@ start_cluster() {
         local addresses=()
         for port in $(node_ports "$first"); do addresses+=("127.0.0.1:$port"); done
         # The first three become primaries, each with one of the last three as its replica.
-        redis-cli --cluster create "${addresses[@]}" --cluster-replicas 1 --cluster-yes >"$dir/create.log" 2>&1 \
+        redis-cli --cluster create "${addresses[@]}" --cluster-replicas "$REPLICAS" --cluster-yes >"$dir/create.log" 2>&1 \
             || die "redis cluster: create failed; see $dir/create.log"
-        log "redis cluster: created on ports $first-$((first + NODES - 1)) (3 primaries, 3 replicas)"
+        log "redis cluster: created on ports $first-$((first + NODES - 1)) (3 primaries, $((NODES - 3)) replicas)"
     fi
     for port in $(node_ports "$first"); do
         wait_for "cluster $port" 30 cluster_ok "$port" || die "redis cluster: node $port is not ok; see $dir/$port/redis.log"

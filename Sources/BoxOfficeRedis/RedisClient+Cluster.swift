@@ -6,8 +6,12 @@ import Synchronization
 /// What the client knows of a cluster: which primary serves each slot, a pool per node it has
 /// talked to, and the map refresh in flight.
 struct ClusterState: Sendable {
-    var map = SlotMap()
+    var map = SlotMap() {
+        didSet { slotPools = map.owners.map { $0 < 0 ? nil : pools[map.primaries[Int($0)]] } }
+    }
     var pools: [RedisEndpoint: NodePool]
+    /// The pool serving each slot, as `map` says, for the one lookup a command costs.
+    var slotPools = [NodePool?](repeating: nil, count: HashSlot.count)
     /// The one refresh or mode check in flight; every caller that needs one awaits it.
     var refresh: Task<Void, any Error>?
     var lastRefresh: ContinuousClock.Instant?
@@ -110,6 +114,29 @@ extension RedisClient {
             return state.map.primaries.first
         }
         return node.map(pool(for:))
+    }
+
+    /// One command on its slot's primary: the usual case (the map is right, the node answers)
+    /// costs one array lookup; anything else goes the way of `executeOnCluster`.
+    func executeRouted(_ command: RedisCommand, script: RedisScript?, timeout: Duration?) async throws -> RESPValue {
+        guard let slot = command.slot, let pool = cluster.withLock({ $0.slotPools[slot] }) else {
+            return try await executeOnCluster(command, script: script, timeout: timeout)
+        }
+        let reply: RESPValue
+        do {
+            reply = try await Self.run(command, script: script, on: pool.connection(), timeout: timeout)
+        } catch let error as RedisError where error.code == .unavailable {
+            // Not sent: the retrying path finds where the slot went.
+            return try await executeOnCluster(command, script: script, timeout: timeout)
+        } catch let error as RedisError where error.code == .connectionClosed {
+            refreshSoon()
+            throw error
+        }
+        // Redirects and "try again" replies are refusals: nothing ran, so it may be sent again.
+        if case .error = reply, ClusterRedirect(reply) != nil {
+            return try await executeOnCluster(command, script: script, timeout: timeout)
+        }
+        return reply
     }
 
     /// One command on its slot's primary, following redirects and retrying while the cluster
@@ -226,6 +253,7 @@ extension RedisClient {
     /// Records a `MOVED` answer: `slot` is served by `node` now. A full refresh follows soon,
     /// since a moved slot often means more have moved.
     private func learn(slot: Int, servedBy node: RedisEndpoint) {
+        _ = pool(for: node)
         cluster.withLock { $0.map.assign(slot...slot, to: node) }
         refreshSoon()
     }
@@ -294,6 +322,7 @@ extension RedisClient {
     /// Makes `map` the routing map, opens pools for new primaries and closes those of nodes the
     /// map no longer names as a primary.
     private func install(_ map: SlotMap) {
+        for node in map.primaries { _ = pool(for: node) }
         let (changed, retired): (Bool, [NodePool]) = cluster.withLock { state in
             let changed = state.map.primaries != map.primaries || state.map.coveredSlots != map.coveredSlots
             state.map = map

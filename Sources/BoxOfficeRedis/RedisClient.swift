@@ -138,10 +138,14 @@ public final class RedisClient: Service, Sendable {
     /// One command, on the one server or on its slot's primary.
     func execute(_ command: RedisCommand, script: RedisScript?, timeout: Duration?) async throws -> RESPValue {
         try checkNotShutdown()
-        if topology.load(ordering: .relaxed) == Topology.standalone.rawValue {
+        switch topology.load(ordering: .relaxed) {
+        case Topology.standalone.rawValue:
             return try await Self.run(command, script: script, on: seed.connection(), timeout: timeout)
+        case Topology.cluster.rawValue:
+            return try await executeRouted(command, script: script, timeout: timeout)
+        default:
+            return try await executeOnCluster(command, script: script, timeout: timeout)
         }
-        return try await executeOnCluster(command, script: script, timeout: timeout)
     }
 
     /// Several commands, on the one server or each on its slot's primary.

@@ -1,5 +1,6 @@
 -- wrk script of scripts/bench-http.sh. MODE=health: GET /health.
--- MODE=reserve: POST /reserve of one ticket of EVENT_ID's 'floor', each request
+-- MODE=reserve: POST /reserve of one ticket of EVENT_ID's 'floor' (or of one of its
+-- comma-separated events), each request
 -- as the next buyer of TOKENS_FILE (JWTs separated by commas or whitespace, as
 -- `boxofficectl token --count` prints them), so that no buyer comes
 -- near the per-buyer rate limit. Prints one line of JSON figures at the end and,
@@ -22,10 +23,14 @@ function init(args)
     return
   end
   local f = assert(io.open(os.getenv("TOKENS_FILE")))
-  local body = string.format('{"event_id":"%s","category":"floor","qty":1}', os.getenv("EVENT_ID"))
+  -- EVENT_ID may list several events (comma-separated): buyer k reserves in event k mod n.
+  local bodies = {}
+  for e in os.getenv("EVENT_ID"):gmatch("[^,]+") do
+    bodies[#bodies + 1] = string.format('{"event_id":"%s","category":"floor","qty":1}', e)
+  end
   for t in f:read("*a"):gmatch("[^,%s]+") do
     requests[#requests + 1] = wrk.format("POST", "/reserve",
-      { ["Authorization"] = "Bearer " .. t, ["Content-Type"] = "application/json" }, body)
+      { ["Authorization"] = "Bearer " .. t, ["Content-Type"] = "application/json" }, bodies[#requests % #bodies + 1])
   end
   f:close()
   i = (id * 977) % #requests
