@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# make bench: benchmarks and an on-sale rehearsal on the running stack (make up).
+# make bench: benchmarks and an on-sale rehearsal on the running stack, either shape
+# (make up or make up-scale); the report says which it ran on.
 #   1. inventory: reserve.lua through the Swift client vs redis-benchmark
 #   2. worker: events persisted per second at batch sizes 1, 100, 1000
 #   3. HTTP: POST /reserve vs GET /health at 64 connections (wrk)
 #   4. the expiry wave: 100,000 holds due together, the sweep rate and the reserve p99 of
 #      another event during it beside its quiet p99 (bench-wave.sh)
-#   5. k6 ticket war (reserve.js) and buyer flow (flow.js) on fresh events,
+#   5. scale: one API on a standalone Redis against one on a Redis Cluster and two behind
+#      haproxy, 30 events, and how they spread over the primaries (bench-scale.sh)
+#   6. k6 ticket war (reserve.js) and buyer flow (flow.js) on fresh events,
 #      then waits for the worker to drain and checks PostgreSQL against what k6 saw:
 #      oversold=N lost=N duplicated=N, plus the reserve-to-row lag.
 # Prints one report, also saved as JSON under .run/bench/.
@@ -20,17 +23,25 @@ log "building release benchmarks"
 (cd "$ROOT" && swift build -c release --product boxoffice-bench 2>&1 | grep -E "error|Build") || die "build failed"
 BASE="http://127.0.0.1:$BOXOFFICE_API_PORT"
 curl -fsS "$BASE/ready" >/dev/null || die "the API at $BASE is not ready (make up)"
+SHAPE="${BOXOFFICE_SHAPE:-single}"
+if [ "$SHAPE" = scaled ]; then
+    log "stack shape: scaled (Redis Cluster, API replicas ${BOXOFFICE_API_REPLICA_PORTS// /, } behind haproxy on $BOXOFFICE_API_PORT, workers ${BOXOFFICE_WORKER_REPLICA_PORTS// /, })"
+else
+    log "stack shape: single (one Redis, one API, one worker)"
+fi
 
-log "1/5 inventory (and the relay and the repair loop)"
+log "1/6 inventory (and the relay and the repair loop)"
 "$ROOT/scripts/bench-inventory.sh" 100000 64 2>&1 | tee "$OUT/inventory.txt" | grep -E "ops/s|ratio|relay:|repair:"
-log "2/5 worker writer"
+log "2/6 worker writer"
 "$BINDIR/boxoffice-bench" worker --database-url "$BOXOFFICE_DATABASE_URL" --events 20000 | tee "$OUT/worker.txt" | grep -v RESULT
-log "3/5 HTTP"
+log "3/6 HTTP"
 "$ROOT/scripts/bench-http.sh" 15 64 2>&1 | tee "$OUT/http.txt" | grep -E "req/s|ratio|backlog|CPU time|^  "
 
-log "4/5 expiry wave"
+log "4/6 expiry wave"
 "$ROOT/scripts/bench-wave.sh" 100000 8 2>&1 | tee "$OUT/wave.txt" | grep -E "sweep:|reserve on another|memory per hold"
-log "5/5 rehearsal: k6 ticket war and buyer flow"
+log "5/6 scale: standalone Redis against Redis Cluster, one API and two behind haproxy"
+"$ROOT/scripts/bench-scale.sh" 9 64 2>&1 | tee "$OUT/scale.txt" | grep -E "req/s|ratio|primary :|CPU time|^  "
+log "6/6 rehearsal: k6 ticket war and buyer flow"
 CTL="$BINDIR/boxofficectl"
 ADMIN="$("$CTL" token --role admin --sub bench-admin)"
 "$CTL" token --sub "rehearsal-$STAMP" --count 2000 > "$OUT/tokens.txt"
@@ -70,6 +81,7 @@ def results(path, key):
     return {l.split()[1].split("=")[1]: float(l.split()[2].split("=")[1]) for l in open(path) if l.startswith("RESULT")} if key else None
 report = {
     "at": stamp,
+    "shape": os.environ.get("BOXOFFICE_SHAPE", "single"),
     "ticket_war": {"event": war["event_id"], "stock": war["stock"], "tickets_held": war["tickets_held"], "requests": war["requests"],
                    "reserve_p95_ms": war["reserve_p95_ms"]},
     "flow": {"event": flow["event_id"], "confirmed": len(confirmed), "confirm_p95_ms": flow["confirm_p95_ms"]},
@@ -79,11 +91,12 @@ report = {
     "wave": [l for l in open(f"{out}/wave.txt").read().splitlines() if l.startswith(("sweep:", "reserve on another", "redis memory per hold"))],
     "worker": [l for l in open(f"{out}/worker.txt").read().splitlines() if not l.startswith("RESULT")],
     "http": [l for l in open(f"{out}/http.txt").read().splitlines() if "req/s" in l or "ratio" in l or "backlog" in l],
+    "scale": [l for l in open(f"{out}/scale.txt").read().splitlines() if "req/s" in l or "ratio" in l or l.startswith("primary :")],
 }
 path = f"{out}/report-{stamp}.json"
 json.dump(report, open(path, "w"), indent=2)
-print("\n=== BoxOffice bench report ===")
-for line in report["inventory"] + report["worker"] + report["http"] + report["wave"]:
+print(f"\n=== BoxOffice bench report ({report['shape']} shape) ===")
+for line in report["inventory"] + report["worker"] + report["http"] + report["wave"] + report["scale"]:
     print(line)
 print(f"ticket war: {war['tickets_held']} tickets held of stock {war['stock']} from {war['requests']} requests; reserve p95 {war['reserve_p95_ms']:.1f} ms")
 print(f"flow: {len(confirmed)} confirmed; confirm p95 {flow['confirm_p95_ms']:.1f} ms")

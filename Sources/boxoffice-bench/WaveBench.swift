@@ -26,10 +26,12 @@ struct WaveBench: AsyncParsableCommand {
         let category = CategoryName("floor")!
         _ = try await RedisInventory(redis: client).initCategory(
             event: event, category: category, totalStock: holds, price: Money(amount: 100, currency: "EUR"), maxPerUser: nil)
+        // Over every primary: on a cluster the event's node grows, the others stay as they were.
         func usedMemory() async throws -> Int {
-            let info = try await client.send(["INFO", "memory"]).string ?? ""
-            return info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("used_memory:") }
-                .flatMap { Int($0.dropFirst("used_memory:".count)) } ?? 0
+            try await client.sendToEachPrimary(["INFO", "memory"]).reduce(0) { total, node in
+                total + ((node.reply.string ?? "").split(whereSeparator: \.isNewline).first { $0.hasPrefix("used_memory:") }
+                    .flatMap { Int($0.dropFirst("used_memory:".count)) } ?? 0)
+            }
         }
         let memoryBefore = try await usedMemory()
         let start = ContinuousClock.now
