@@ -44,6 +44,14 @@ def stack_processes(run_dir):
                 procs[name] = {int(f.read().split()[0])}
         except (OSError, ValueError, IndexError):
             continue
+    # A Redis Cluster's nodes (the scaled shape) keep their pid files in their own folders.
+    cluster = os.path.join(run_dir, "redis-cluster")
+    for node in sorted(os.listdir(cluster)) if os.path.isdir(cluster) else []:
+        try:
+            with open(os.path.join(cluster, node, "redis.pid")) as f:
+                procs[f"redis-{node}"] = {int(f.read().split()[0])}
+        except (OSError, ValueError, IndexError):
+            continue
     if "postgres" in procs:
         postmaster = next(iter(procs["postgres"]))
         for entry in os.listdir("/proc"):
