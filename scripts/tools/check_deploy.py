@@ -3,7 +3,10 @@
 there, every long-running one has a health check, the start order waits on health and on
 the one-shot jobs, and every file it mounts or reads exists in the repository.
 
-Usage: check_deploy.py [docker-compose.yml]
+Usage: check_deploy.py [docker-compose.yml [override.yml ...]]
+Override files are merged over the first as `docker compose -f a -f b` does (maps merged,
+other values replaced), and the result is checked; with deploy/compose/cluster.yml the API
+and the workers must also wait for the Redis Cluster's creation.
 Prints one line per check and "N passed, N failed" at the end; exits 1 on a failure.
 """
 import pathlib
@@ -12,8 +15,21 @@ import sys
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-path = ROOT / (sys.argv[1] if len(sys.argv) > 1 else "docker-compose.yml")
-compose = yaml.safe_load(path.read_text())
+def merged(base, over):
+    """`over` laid on `base`: maps merged key by key, anything else replaced."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = merged(base[key], value) if key in base else value
+        return out
+    return over
+
+
+files = sys.argv[1:] or ["docker-compose.yml"]
+compose = {}
+for file in files:
+    compose = merged(compose, yaml.safe_load((ROOT / file).read_text()))
+print(f"  checking {' + '.join(files)}")
 services = compose.get("services", {})
 passed = failed = 0
 
@@ -25,7 +41,7 @@ def check(ok, what):
 
 
 NEEDED = ["redis", "postgres", "kafka", "kafka-init", "migrate", "api", "worker", "lb", "prometheus", "grafana"]
-ONE_SHOT = {"kafka-init", "migrate"}
+ONE_SHOT = {"kafka-init", "migrate", "redis-cluster-init"}
 for name in NEEDED:
     check(name in services, f"service {name} is defined")
 for name, service in services.items():
@@ -39,7 +55,7 @@ for name, service in services.items():
         check(condition.get("condition") == wanted, f"{name} waits for {dependency} ({wanted})")
 for name in ("api", "worker"):
     depends = services.get(name, {}).get("depends_on") or {}
-    for needed in ("redis", "postgres", "kafka-init", "migrate"):
+    for needed in ("redis", "postgres", "kafka-init", "migrate") + (("redis-cluster-init",) if "redis-cluster-init" in services else ()):
         check(needed in depends, f"{name} starts after {needed}")
     check((services.get(name, {}).get("deploy") or {}).get("replicas", 1) >= 2, f"{name} runs 2 replicas")
 for name, service in services.items():
