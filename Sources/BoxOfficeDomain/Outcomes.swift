@@ -12,6 +12,8 @@ public enum ReserveOutcome: Hashable, Sendable {
     case invalidQuantity(max: Int)
     /// The buyer sends reserves faster than the configured rate.
     case rateLimited(retryAfterMs: Int, resetMs: Int)
+    /// The event has a waiting room and the buyer holds no running admission to it.
+    case notAdmitted
 }
 
 /// Why an operation on a buyer's hold (confirm, a failed payment, cancel) was refused:

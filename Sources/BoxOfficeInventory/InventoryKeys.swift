@@ -34,12 +34,25 @@ public struct InventoryKeys: Sendable {
     /// Which repair loop checks the delivered entries against PostgreSQL (a lease, as `relayLease`).
     public var repairLease: String { prefix + "repair" }
 
+    /// The waiting room's settings (a hash; absent: the event has no queue).
+    public var queue: String { prefix + "q" }
+    /// The waiting buyers by place.
+    public var queueLine: String { prefix + "q:line" }
+    /// Until when each waiting buyer's place is kept without a poll.
+    public var queueSeen: String { prefix + "q:seen" }
+    /// The admitted buyers by the end of their admission.
+    public var queueAdmissions: String { prefix + "q:adm" }
+    /// The admission pace and counters.
+    public var queuePace: String { prefix + "q:st" }
+
     /// The hash of one reservation of this event.
     public func reservation(_ id: ReservationID) -> String { prefix + Name.reservation + id.token }
 
     /// A key of this event, for `append(_:to:)`.
     public enum Key: Sendable {
         case stock, meta, limits, holds, outbox
+        /// The waiting room's settings and its admissions.
+        case queue, queueAdmissions
         /// The hash of one reservation.
         case reservation(ReservationID)
         /// The buyers' reserve rate limits (a hash by buyer).
@@ -57,6 +70,8 @@ public struct InventoryKeys: Sendable {
         case .outbox: command.append(prefix, Name.outbox)
         case .reservation(let id): command.append(prefix, Name.reservation, id.token)
         case .reserveRates: command.append(prefix, Name.reserveRates)
+        case .queue: command.append(prefix, "q")
+        case .queueAdmissions: command.append(prefix, "q:adm")
         }
     }
 
@@ -71,4 +86,6 @@ public struct InventoryKeys: Sendable {
 
     /// The set of every event with inventory (outside any event's slot; read by the sweeper and relay).
     public static let events = "bo:events"
+    /// The set of every event with a waiting room (outside any event's slot; read by the admitter).
+    public static let queues = "bo:queues"
 }

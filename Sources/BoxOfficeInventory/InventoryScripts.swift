@@ -24,11 +24,16 @@ public enum InventoryScripts {
     public static let outboxAdvance = script("outbox_advance", PackageResources.outbox_advance_lua)
     public static let outboxSettle = script("outbox_settle", PackageResources.outbox_settle_lua)
     public static let outboxState = script("outbox_state", PackageResources.outbox_state_lua)
+    public static let queueSet = script("queue_set", PackageResources.queue_set_lua)
+    public static let queueJoin = script("queue_join", PackageResources.queue_join_lua)
+    public static let queuePoll = script("queue_poll", PackageResources.queue_poll_lua)
+    public static let queueAdmit = script("queue_admit", PackageResources.queue_admit_lua)
+    public static let queueState = script("queue_state", PackageResources.queue_state_lua)
 
     /// Every script, e.g. to preload with `SCRIPT LOAD`.
     public static let all = [
         initCategory, reserve, confirm, paymentFailed, cancel, expire, dueHolds, expireDue, availability, rateLimit, relayLease,
-        outboxAdvance, outboxSettle, outboxState,
+        outboxAdvance, outboxSettle, outboxState, queueSet, queueJoin, queuePoll, queueAdmit, queueState,
     ]
 }
 

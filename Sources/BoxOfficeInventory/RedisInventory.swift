@@ -113,8 +113,10 @@ public struct RedisInventory: Sendable {
     // MARK: Reservations
 
     /// Holds `quantity` tickets for `buyer`. With an idempotency key, a repeat returns the first reservation.
+    /// `admitted`: the request carried a valid admission token for this buyer and event; an event
+    /// with a waiting room refuses (`.notAdmitted`) a buyer without one or whose admission ended.
     public func reserve(
-        event: EventID, category: CategoryName, buyer: BuyerID, quantity: Int, idempotencyKey: String? = nil
+        event: EventID, category: CategoryName, buyer: BuyerID, quantity: Int, idempotencyKey: String? = nil, admitted: Bool = false
     ) async throws -> ReserveOutcome {
         let rate = configuration.reserveRate
         let lane = ReserveLane(
@@ -128,7 +130,7 @@ public struct RedisInventory: Sendable {
         for _ in 0..<3 {
             let id = ReservationID.fresh(in: event)
             let reply = try await reserves.submit(
-                ReserveItem(id: id, category: category, buyer: buyer, quantity: quantity, idempotencyKey: idem), lane: lane)
+                ReserveItem(id: id, category: category, buyer: buyer, quantity: quantity, idempotencyKey: idem, admitted: admitted), lane: lane)
             let parts = try ScriptReply(reply)
             switch parts.status {
             case "held":
@@ -147,6 +149,7 @@ public struct RedisInventory: Sendable {
             case "not_found": return .notFound
             case "invalid_qty": return .invalidQuantity(max: try parts.int(1))
             case "rate_limited": return .rateLimited(retryAfterMs: try parts.int(1), resetMs: try parts.int(2))
+            case "not_admitted": return .notAdmitted
             case "id_taken": continue
             default: throw parts.unexpected()
             }
@@ -166,13 +169,15 @@ public struct RedisInventory: Sendable {
         batchCounter.increment()
         let keys = InventoryKeys(event: lane.event)
         // Keys and arguments go straight into the packed command (reserve.lua's KEYS and ARGV).
-        let reply = try await redis.eval(InventoryScripts.reserve, keyCount: 6 + 2 * items.count) { command in
+        let reply = try await redis.eval(InventoryScripts.reserve, keyCount: 8 + 2 * items.count) { command in
             keys.append(.stock, to: &command)
             keys.append(.meta, to: &command)
             keys.append(.limits, to: &command)
             keys.append(.holds, to: &command)
             keys.append(.outbox, to: &command)
             keys.append(.reserveRates, to: &command)
+            keys.append(.queue, to: &command)
+            keys.append(.queueAdmissions, to: &command)
             for item in items {
                 keys.append(.reservation(item.id), to: &command)
                 // Without an idempotency key, a key of the event's slot the script leaves alone.
@@ -192,6 +197,7 @@ public struct RedisInventory: Sendable {
                 command.append(item.quantity)
                 command.append(item.idempotencyKey == nil ? "0" : "1")
                 command.append(randomUUID())
+                command.append(item.admitted ? "1" : "0")
             }
         }
         guard let replies = reply.array, replies.count == items.count else {
@@ -203,11 +209,12 @@ public struct RedisInventory: Sendable {
     /// Confirms a buyer's live hold after a successful payment.
     public func confirm(_ id: ReservationID, buyer: BuyerID, paymentReference: String) async throws -> ConfirmOutcome {
         let keys = InventoryKeys(event: id.event)
-        let parts = try ScriptReply(try await redis.eval(InventoryScripts.confirm, keyCount: 4) { command in
+        let parts = try ScriptReply(try await redis.eval(InventoryScripts.confirm, keyCount: 5) { command in
             keys.append(.reservation(id), to: &command)
             keys.append(.stock, to: &command)
             keys.append(.holds, to: &command)
             keys.append(.outbox, to: &command)
+            keys.append(.queueAdmissions, to: &command)
             command.append(buyer.rawValue)
             command.append(OutboxEntry.clean(paymentReference))
             command.append(Int(configuration.retention.inMilliseconds))
@@ -238,7 +245,7 @@ public struct RedisInventory: Sendable {
         let keys = InventoryKeys(event: id.event)
         let parts = try ScriptReply(try await redis.eval(
             InventoryScripts.cancel,
-            keys: [keys.reservation(id), keys.stock, keys.limits, keys.holds, keys.outbox].map(RedisArgument.string),
+            keys: [keys.reservation(id), keys.stock, keys.limits, keys.holds, keys.outbox, keys.queueAdmissions].map(RedisArgument.string),
             arguments: [.string(buyer.rawValue), .int(Int(configuration.retention.inMilliseconds))]))
         switch parts.status {
         case "cancelled": return .cancelled(try parts.reservation(1))
@@ -389,4 +396,6 @@ struct ReserveItem: Sendable {
     let quantity: Int
     /// The Redis key of the buyer's idempotency key, if the request has one.
     let idempotencyKey: String?
+    /// Whether the request carried a valid admission token (for an event with a waiting room).
+    let admitted: Bool
 }

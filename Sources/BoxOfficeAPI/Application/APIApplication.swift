@@ -43,8 +43,9 @@ public func buildAPIApplication(
     repairConfiguration.leaseTime = .milliseconds(settings.relayLeaseMs)
     let repair = PipelineRepair(redis: background, db: dependencies.postgres, configuration: repairConfiguration, logger: logger)
     let reporter = MetricsReporter(redis: background, postgres: dependencies.postgres, reportStock: true, interval: .seconds(2), logger: logger)
+    let admitter = QueueAdmitter(inventory: dependencies.inventory(settings: settings, redis: background), logger: logger)
     // Services stop in the reverse of this order, once the HTTP server has: the clients last.
-    app.addServices(ClientShutdown(dependencies: dependencies), dependencies.redis, background, relay, repair, sweeper, reporter)
+    app.addServices(ClientShutdown(dependencies: dependencies), dependencies.redis, background, relay, repair, sweeper, admitter, reporter)
     return app
 }
 
@@ -65,8 +66,8 @@ public func buildAPIRouter(
         router.add(middleware: CORSOriginFilter(allowed: Set(settings.corsOrigins)))
         router.add(middleware: CORSMiddleware(
             allowOrigin: .originBased,
-            allowHeaders: [.authorization, .contentType, .idempotencyKey, .requestID],
-            allowMethods: [.get, .post, .options],
+            allowHeaders: [.authorization, .contentType, .idempotencyKey, .requestID, .admissionToken],
+            allowMethods: [.get, .post, .put, .delete, .options],
             maxAge: .seconds(600)))
     }
     let allowed = AllowedMethods()
@@ -84,7 +85,11 @@ public func buildAPIRouter(
     CatalogRoutes(catalog: repositories, inventory: inventory, defaultCurrency: settings.defaultCurrency).register(on: router)
     ReservationRoutes(
         inventory: inventory, payments: SimulatedPaymentGateway(redis: dependencies.redis, logger: logger),
-        bookings: repositories
+        bookings: repositories, tokens: tokens
+    ).register(on: router)
+    QueueRoutes(
+        inventory: inventory, catalog: repositories, tokens: tokens, limiter: limiter,
+        joinRule: RateLimitRule(name: "queue-join", limit: settings.queueJoinPerMinute, period: .seconds(60))
     ).register(on: router)
     DocsRoutes(maxQuantityPerRequest: settings.maxQuantityPerRequest).register(on: router)
     allowed.load(from: router)

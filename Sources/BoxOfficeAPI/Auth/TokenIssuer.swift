@@ -32,7 +32,7 @@ public struct AccessTokenPayload: JWTPayload, Equatable {
 
 /// Signs and verifies HS256 access tokens with the configured secret.
 public struct TokenIssuer: Sendable {
-    private let keys: JWTKeyCollection
+    fileprivate let keys: JWTKeyCollection
     private let verified = VerifiedTokenCache(capacity: 50_000)
 
     /// Token lifetime. Default 1 hour.
@@ -62,6 +62,41 @@ public struct TokenIssuer: Sendable {
         let claims = try await keys.verify(token, as: AccessTokenPayload.self)
         verified.insert(claims, for: token)
         return claims
+    }
+}
+
+/// The claims of a waiting-room admission: the buyer, the event, the end of the admission.
+/// `typ` tells it from an access token (which has a role and no event).
+public struct AdmissionTokenPayload: JWTPayload, Equatable {
+    public var sub: SubjectClaim
+    public var evt: String
+    public var typ: String
+    public var exp: ExpirationClaim
+
+    public init(subject: String, event: String, expiresAt: Date) {
+        self.sub = SubjectClaim(value: subject)
+        self.evt = event
+        self.typ = "admission"
+        self.exp = ExpirationClaim(value: expiresAt)
+    }
+
+    public func verify(using algorithm: some JWTAlgorithm) throws {
+        try exp.verifyNotExpired()
+        guard typ == "admission" else { throw JWTError.claimVerificationFailure(failedClaim: nil, reason: "not an admission token") }
+    }
+}
+
+extension TokenIssuer {
+    /// An admission token for `subject` to reserve in `event` until `expiresAt`.
+    public func issueAdmission(subject: String, event: String, expiresAt: Date) async throws -> String {
+        try await keys.sign(AdmissionTokenPayload(subject: subject, event: event, expiresAt: expiresAt))
+    }
+
+    /// Whether `token` is an admission of `subject` to `event` that has not expired: signed with
+    /// this server's key, of the admission type, for that buyer and that event.
+    public func admits(_ token: String, subject: String, event: String) async -> Bool {
+        guard let claims = try? await keys.verify(token, as: AdmissionTokenPayload.self) else { return false }
+        return claims.sub.value == subject && claims.evt == event
     }
 }
 

@@ -45,3 +45,11 @@ public struct BoxOfficeRequestContext: RequestContext, RemoteAddressRequestConte
         return identity
     }
 }
+
+extension BoxOfficeRequestContext {
+    /// The event named by the route's `{id}`; 404 when it is not a valid event id.
+    func pathEvent() throws -> EventID {
+        guard let raw = parameters.get("id"), let id = EventID(raw) else { throw Problem.notFound("No such event.") }
+        return id
+    }
+}

@@ -118,7 +118,7 @@ struct CatalogRoutes {
 
     func createCategory(_ request: Request, _ context: BoxOfficeRequestContext) async throws -> Created<CategoryBody> {
         _ = try context.requireAdmin()
-        let eventID = try pathEvent(context)
+        let eventID = try context.pathEvent()
         let body = try await decodeJSON(NewCategory.self, from: request, context: context)
         guard let name = CategoryName(body.name) else {
             throw Problem.validation("name must be 1 to 64 characters, without '|' or control characters, not starting or ending with a space.")
@@ -186,13 +186,9 @@ struct CatalogRoutes {
         })
     }
 
-    func pathEvent(_ context: BoxOfficeRequestContext) throws -> EventID {
-        guard let raw = context.parameters.get("id"), let id = EventID(raw) else { throw Problem.notFound("No such event.") }
-        return id
-    }
 
     func existingEvent(_ context: BoxOfficeRequestContext) async throws -> EventRecord {
-        let id = try pathEvent(context)
+        let id = try context.pathEvent()
         guard let event = try await events.value(for: id.rawValue, load: { [catalog] in try await catalog.event(id) }) else {
             throw Problem.notFound("No event \(id).")
         }

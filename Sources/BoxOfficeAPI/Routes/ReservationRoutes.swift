@@ -13,6 +13,7 @@ struct ReservationRoutes {
     let inventory: RedisInventory
     let payments: any PaymentGateway
     let bookings: any BookingRepository
+    let tokens: TokenIssuer
 
     struct ReserveRequest: ScannableRequestBody {
         var event_id: String
@@ -125,8 +126,14 @@ struct ReservationRoutes {
             idempotencyKey = key
         }
         guard let buyer = BuyerID(user.subject) else { throw Problem.validation("the token's subject is not usable as a buyer id.") }
+        // Checked only when sent: whether the event needs it is the script's to say.
+        var admitted = false
+        if let token = request.headers[.admissionToken] {
+            admitted = await tokens.admits(token, subject: buyer.rawValue, event: event.rawValue)
+        }
 
-        switch try await inventory.reserve(event: event, category: category, buyer: buyer, quantity: body.qty, idempotencyKey: idempotencyKey) {
+        switch try await inventory.reserve(
+            event: event, category: category, buyer: buyer, quantity: body.qty, idempotencyKey: idempotencyKey, admitted: admitted) {
         case .held(let r, let replayed):
             BusinessMetrics.reservation(replayed ? "replayed" : "held")
             // The access line of this request carries the new reservation (its Location) at info.
@@ -158,6 +165,12 @@ struct ReservationRoutes {
             BusinessMetrics.reservation("rate_limited")
             BusinessMetrics.failedReservation("rate_limited")
             throw RateLimiter.tooMany(limit: inventory.configuration.reserveRate?.burst ?? 0, retryAfterMs: retryAfterMs, resetMs: resetMs)
+        case .notAdmitted:
+            BusinessMetrics.reservation("not_admitted")
+            BusinessMetrics.failedReservation("not_admitted")
+            QueueMetrics.rejected("not_admitted")
+            throw Problem(status: .forbidden, code: "not_admitted", title: "Not Admitted",
+                          detail: "Event \(event) has a waiting room: join it (POST /events/\(event)/queue/join) and send the admission token it gives in the Admission-Token header.")
         }
     }
 

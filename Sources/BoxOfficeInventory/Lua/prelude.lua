@@ -26,6 +26,14 @@
 --   bo:{ev:E}:repair    STRING the repair loop holding the event's lease, with a TTL
 --   bo:{ev:E}:rl        HASH  <user> -> the buyer's reserve rate limit (GCRA theoretical arrival time, ms);
 --                             it expires once no reserve of the event has come for burst intervals and a second
+--   bo:{ev:E}:q         HASH  the waiting room's settings: opens (ms), rate (admissions a minute), pre and
+--                             session (ms), max (active admissions, 0 = no cap), paused (0/1)
+--   bo:{ev:E}:q:line    ZSET  waiting buyer -> place: a random number below 2^52 for a pre-queue join,
+--                             2^52 + arrival number after the opening (so pre-queue joins come first)
+--   bo:{ev:E}:q:seen    HASH  waiting buyer -> until when (ms) the place is kept without a poll
+--   bo:{ev:E}:q:adm     ZSET  admitted buyer -> end of the admission (ms); ended ones keep a past score
+--   bo:{ev:E}:q:st      HASH  next -> when the next admission is due (ms, GCRA); seq -> arrivals after
+--                             the opening; admitted -> admissions so far
 
 -- Milliseconds since 1970 from the Redis server's clock, never the caller's.
 local function now_ms()
@@ -189,4 +197,73 @@ local function gcra(key, interval, burst)
     redis.call('SET', key, string.format('%d', new_tat), 'PX', string.format('%d', math.ceil(reset) + 1000))
   end
   return allowed, remaining, retry, reset
+end
+
+-- The waiting room's settings as numbers, or nil when the event has no queue.
+local function queue_config(key)
+  local f = redis.call('HMGET', key, 'opens', 'rate', 'pre', 'session', 'max', 'paused')
+  if not f[1] then return nil end
+  return { opens = tonumber(f[1]), rate = tonumber(f[2]), pre = tonumber(f[3]), session = tonumber(f[4]),
+           max = tonumber(f[5]) or 0, paused = f[6] == '1' }
+end
+
+-- Admits the buyers at the front whose turn has come at `now`: at most `rate` a minute, one every
+-- 60000 / rate ms (GCRA on Redis time, so any number of API replicas admit no more), at most two
+-- seconds' worth at once after a lull, none while paused or before the opening, and with `max`
+-- set, no more than `max` admissions running. A place not polled in time (q:seen) is skipped
+-- without using the turn: its buyer's admission is recorded as already ended. k: the queue's keys
+-- (cfg, line, seen, adm, st). Returns how many it admitted.
+local function queue_admit(k, c, now)
+  if c.paused or now < c.opens then return 0 end
+  local interval = 60000 / c.rate
+  local burst = math.max(1, math.floor(c.rate / 30))
+  local nxt = tonumber(redis.call('HGET', k.st, 'next')) or c.opens
+  local earliest = now - (burst - 1) * interval
+  if nxt < earliest then nxt = earliest end
+  if nxt > now then return 0 end
+  local can = math.floor((now - nxt) / interval) + 1
+  if c.max > 0 then
+    can = math.min(can, c.max - redis.call('ZCOUNT', k.adm, '(' .. now, '+inf'))
+  end
+  local admitted, looked = 0, 0
+  while admitted < can and looked < can + 256 do
+    local front = redis.call('ZPOPMIN', k.line)
+    if #front == 0 then break end
+    looked = looked + 1
+    local buyer = front[1]
+    local kept = tonumber(redis.call('HGET', k.seen, buyer)) or 0
+    redis.call('HDEL', k.seen, buyer)
+    if kept < now then
+      redis.call('ZADD', k.adm, 0, buyer)
+    else
+      redis.call('ZADD', k.adm, now + c.session, buyer)
+      admitted = admitted + 1
+    end
+  end
+  if admitted > 0 then
+    redis.call('HSET', k.st, 'next', string.format('%d', nxt + admitted * interval))
+    redis.call('HINCRBY', k.st, 'admitted', admitted)
+  end
+  return admitted
+end
+
+-- Where `buyer` stands at `now`: {state, position, eta (s), poll after (s), admission end (ms)},
+-- or nil when the buyer has no place. A waiting buyer's poll interval grows with the distance to
+-- the front (a quarter of the ETA, 1 to 30 s); with `touch` the place is kept until twice that
+-- plus a minute from now.
+local function queue_view(k, c, now, buyer, touch)
+  local ends = tonumber(redis.call('ZSCORE', k.adm, buyer))
+  if ends then
+    if ends > now then return { 'admitted', 0, 0, 30, ends } end
+    return { 'expired', 0, 0, 30, ends }
+  end
+  local rank = redis.call('ZRANK', k.line, buyer)
+  if not rank then return nil end
+  local position = rank + 1
+  local eta = position * 60000 / c.rate
+  if now < c.opens then eta = eta + (c.opens - now) end
+  local eta_s = math.ceil(eta / 1000)
+  local poll = math.min(30, math.max(1, math.ceil(eta_s / 4)))
+  if touch then redis.call('HSET', k.seen, buyer, string.format('%d', now + (2 * poll + 60) * 1000)) end
+  return { 'waiting', position, eta_s, poll, 0 }
 end

@@ -9,23 +9,26 @@
 --
 -- KEYS[1] stock  KEYS[2] meta  KEYS[3] limits  KEYS[4] holds  KEYS[5] outbox
 -- KEYS[6] the buyers' reserve rate limits (a hash by buyer)
--- then for request i (0-based): KEYS[7+2i] the new reservation's hash,
--- KEYS[8+2i] the idempotency key
+-- KEYS[7] the event's waiting-room settings (q)  KEYS[8] its admissions (q:adm)
+-- then for request i (0-based): KEYS[9+2i] the new reservation's hash,
+-- KEYS[10+2i] the idempotency key
 -- ARGV[1] event id  ARGV[2] hold ttl (ms)  ARGV[3] max qty per request
 -- ARGV[4] idempotency key lifetime (s)  ARGV[5] rate-limit interval (ms)
 -- ARGV[6] rate-limit burst (0 = no limit)  ARGV[7] how long an ended reservation stays (ms)
--- then for request i: ARGV[8+6i] reservation id  ARGV[9+6i] category  ARGV[10+6i] buyer
--- ARGV[11+6i] qty  ARGV[12+6i] '1' to honour its idempotency key, '0' without one
--- ARGV[13+6i] its reservation.held event's id (a random UUID)
+-- then for request i: ARGV[8+7i] reservation id  ARGV[9+7i] category  ARGV[10+7i] buyer
+-- ARGV[11+7i] qty  ARGV[12+7i] '1' to honour its idempotency key, '0' without one
+-- ARGV[13+7i] its reservation.held event's id (a random UUID)
+-- ARGV[14+7i] '1' when the request carried a valid admission token for this buyer and event
 -- Returns one reply per request, in order:
 --         {'held', created_ms, expires_ms, amount, currency} | {'replayed', reservation id}
 --       | {'sold_out', available} | {'limit_exceeded', limit, already}
 --       | {'not_found'} | {'invalid_qty', max} | {'id_taken'}
---       | {'rate_limited', retry_after_ms, reset_ms}
+--       | {'rate_limited', retry_after_ms, reset_ms} | {'not_admitted'}
 -- Invariants: available never goes below zero and available + held +
 -- confirmed stays equal to total (no oversell); a buyer's held + confirmed
 -- tickets of a category never exceed its max_per_user; one idempotency key
--- of one buyer maps to one reservation. Writes the batch's reservation.held
+-- of one buyer maps to one reservation; when the event has a waiting room, only a buyer
+-- holding a valid admission token whose admission is running (q:adm) holds tickets. Writes the batch's reservation.held
 -- events to the outbox as one entry: their records joined by \30.
 -- Holds whose time is up are free stock: a request that finds too few tickets first
 -- lapses due holds of the event (reclaim_due, at most `reclaim_limit` per call), so a
@@ -48,8 +51,9 @@ local ids_in_use = false  -- whether some new reservation key of the batch exist
 local minted = {}    -- the reservation keys this batch has written
 local reclaim_limit = 1024  -- due holds this call may lapse, in chunks of 256, before answering sold_out
 local due_keys = { stock = stock, limits = limits, holds = holds, outbox = outbox }
+local queued = redis.call('EXISTS', KEYS[7]) == 1
 
-local function reserve(rkey, idem, rid, cat, user, qty_arg, use_idem, held_id)
+local function reserve(rkey, idem, rid, cat, user, qty_arg, use_idem, held_id, admitted)
   -- The buyer's request rate, checked in the same round trip (GCRA, Redis time).
   if rate_burst > 0 then
     local allowed, _, retry, reset, tat = gcra_decide(rates[user], rate_interval, rate_burst, now)
@@ -59,6 +63,9 @@ local function reserve(rkey, idem, rid, cat, user, qty_arg, use_idem, held_id)
   if use_idem then
     local existing = redis.call('GET', idem)
     if existing then return { 'replayed', existing } end
+  end
+  if queued and not (admitted and (tonumber(redis.call('ZSCORE', KEYS[8], user)) or 0) > now) then
+    return { 'not_admitted' }
   end
   local qty = tonumber(qty_arg)
   if not qty or qty ~= math.floor(qty) or qty < 1 or qty > max_qty then
@@ -108,22 +115,22 @@ local function reserve(rkey, idem, rid, cat, user, qty_arg, use_idem, held_id)
   return { 'held', created, expires, r.amount, r.currency }
 end
 
-local count = (#ARGV - 7) / 6
+local count = (#ARGV - 7) / 7
 if rate_burst > 0 then
   local buyers = {}
-  for i = 0, count - 1 do buyers[i + 1] = ARGV[10 + 6 * i] end
+  for i = 0, count - 1 do buyers[i + 1] = ARGV[10 + 7 * i] end
   local stored = redis.call('HMGET', rate_key, unpack(buyers))
   for i = 1, count do rates[buyers[i]] = stored[i] end
 end
 do
   local rkeys = {}
-  for i = 0, count - 1 do rkeys[i + 1] = KEYS[7 + 2 * i] end
+  for i = 0, count - 1 do rkeys[i + 1] = KEYS[9 + 2 * i] end
   ids_in_use = redis.call('EXISTS', unpack(rkeys)) > 0
 end
 for i = 0, count - 1 do
-  local k, a = 7 + 2 * i, 8 + 6 * i
+  local k, a = 9 + 2 * i, 8 + 7 * i
   replies[i + 1] = reserve(KEYS[k], KEYS[k + 1],
-    ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4] == '1', ARGV[a + 5])
+    ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4] == '1', ARGV[a + 5], ARGV[a + 6] == '1')
 end
 -- The batch's holds move stock once per category, enter the expiry index in one
 -- ZADD and the outbox in one entry.

@@ -62,6 +62,9 @@ public struct BoxOfficeSettings: Sendable {
     public var corsOrigins: [String] = []
     /// `BOXOFFICE_RATE_SIGNUP_PER_MINUTE`: `POST /users` per client IP. Default `5`.
     public var signUpPerMinute = 5
+    /// `BOXOFFICE_RATE_QUEUE_JOIN_PER_MINUTE`: `POST /events/{id}/queue/join` per client IP,
+    /// against scripted joins. Default `120`.
+    public var queueJoinPerMinute = 120
     /// `BOXOFFICE_RATE_LOGIN_PER_MINUTE`: `POST /auth/login` per client IP. Default `10`.
     public var loginPerMinute = 10
     /// `BOXOFFICE_RATE_RESERVE_PER_SECOND`: `POST /reserve` per buyer. Default `20`.
@@ -141,6 +144,7 @@ public struct BoxOfficeSettings: Sendable {
         try int("BOXOFFICE_TOKEN_TTL_SECONDS", &tokenTTLSeconds, range: 60...604_800)
         try int("BOXOFFICE_RATE_SIGNUP_PER_MINUTE", &signUpPerMinute, range: 1...1_000_000)
         try int("BOXOFFICE_RATE_LOGIN_PER_MINUTE", &loginPerMinute, range: 1...1_000_000)
+        try int("BOXOFFICE_RATE_QUEUE_JOIN_PER_MINUTE", &queueJoinPerMinute, range: 1...100_000_000)
         try int("BOXOFFICE_RATE_RESERVE_PER_SECOND", &reservePerSecond, range: 1...1_000_000)
         try int("BOXOFFICE_RATE_RESERVE_BURST", &reserveBurst, range: 1...1_000_000)
         string("BOXOFFICE_DEFAULT_CURRENCY", &defaultCurrency)
@@ -206,7 +210,7 @@ public struct BoxOfficeSettings: Sendable {
             "redis_mode": "\(redisMode.rawValue), retry \(redisRetryMs) ms",
             "db_pool_size": "\(databasePoolSize)",
             "startup_timeout_seconds": "\(startupTimeoutSeconds)",
-            "rate_limits": "signup \(signUpPerMinute)/min, login \(loginPerMinute)/min, reserve \(reservePerSecond)/s burst \(reserveBurst)",
+            "rate_limits": "signup \(signUpPerMinute)/min, login \(loginPerMinute)/min, reserve \(reservePerSecond)/s burst \(reserveBurst), queue join \(queueJoinPerMinute)/min",
             "cors_origins": corsOrigins.joined(separator: ","),
             "worker": "group \(workerGroup), batch \(workerBatchSize) / \(workerBatchWaitMs) ms, port \(workerHost):\(workerPort)",
             "relay_lease_ms": "\(relayLeaseMs)",
