@@ -397,5 +397,5 @@ struct ReserveItem: Sendable {
     /// The Redis key of the buyer's idempotency key, if the request has one.
     let idempotencyKey: String?
     /// Whether the request carried a valid admission token (for an event with a waiting room).
-    let admitted: Bool
+    var admitted = false
 }

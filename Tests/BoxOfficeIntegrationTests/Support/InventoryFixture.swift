@@ -64,4 +64,5 @@ private func cleanUp(_ f: InventoryFixture) async throws {
     let keys = try await redis.scanKeys(matching: "bo:{ev:\(f.event.rawValue)}:*")
     if !keys.isEmpty { try await redis.send(["DEL"] + keys.map(RedisArgument.string)) }
     try await redis.send(["SREM", .string(InventoryKeys.events), .string(f.event.rawValue)])
+    try await redis.send(["SREM", .string(InventoryKeys.queues), .string(f.event.rawValue)])
 }
