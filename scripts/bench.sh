@@ -8,7 +8,9 @@
 #      another event during it beside its quiet p99 (bench-wave.sh)
 #   5. scale: one API on a standalone Redis against one on a Redis Cluster and two behind
 #      haproxy, 30 events, and how they spread over the primaries (bench-scale.sh)
-#   6. k6 ticket war (reserve.js) and buyer flow (flow.js) on fresh events,
+#   6. the waiting room: join/s and poll/s beside GET /health, and a k6 on-sale of 5,000 buyers
+#      behind it (bench-queue.sh)
+#   7. k6 ticket war (reserve.js) and buyer flow (flow.js) on fresh events,
 #      then waits for the worker to drain and checks PostgreSQL against what k6 saw:
 #      oversold=N lost=N duplicated=N, plus the reserve-to-row lag.
 # Prints one report, also saved as JSON under .run/bench/.
@@ -30,18 +32,20 @@ else
     log "stack shape: single (one Redis, one API, one worker)"
 fi
 
-log "1/6 inventory (and the relay and the repair loop)"
+log "1/7 inventory (and the relay and the repair loop)"
 "$ROOT/scripts/bench-inventory.sh" 100000 64 2>&1 | tee "$OUT/inventory.txt" | grep -E "ops/s|ratio|relay:|repair:"
-log "2/6 worker writer"
+log "2/7 worker writer"
 "$BINDIR/boxoffice-bench" worker --database-url "$BOXOFFICE_DATABASE_URL" --events 20000 | tee "$OUT/worker.txt" | grep -v RESULT
-log "3/6 HTTP"
+log "3/7 HTTP"
 "$ROOT/scripts/bench-http.sh" 15 64 2>&1 | tee "$OUT/http.txt" | grep -E "req/s|ratio|backlog|CPU time|^  "
 
-log "4/6 expiry wave"
+log "4/7 expiry wave"
 "$ROOT/scripts/bench-wave.sh" 100000 8 2>&1 | tee "$OUT/wave.txt" | grep -E "sweep:|reserve on another|memory per hold"
-log "5/6 scale: standalone Redis against Redis Cluster, one API and two behind haproxy"
+log "5/7 scale: standalone Redis against Redis Cluster, one API and two behind haproxy"
 "$ROOT/scripts/bench-scale.sh" 9 64 2>&1 | tee "$OUT/scale.txt" | grep -E "req/s|ratio|primary :|CPU time|^  "
-log "6/6 rehearsal: k6 ticket war and buyer flow"
+log "6/7 waiting room: join and poll against GET /health, and a k6 on-sale behind the queue"
+"$ROOT/scripts/bench-queue.sh" 9 64 2>&1 | tee "$OUT/queue.txt" | grep -E "req/s|ratio|queue:|threshold"
+log "7/7 rehearsal: k6 ticket war and buyer flow"
 CTL="$BINDIR/boxofficectl"
 ADMIN="$("$CTL" token --role admin --sub bench-admin)"
 "$CTL" token --sub "rehearsal-$STAMP" --count 2000 > "$OUT/tokens.txt"
@@ -92,11 +96,12 @@ report = {
     "worker": [l for l in open(f"{out}/worker.txt").read().splitlines() if not l.startswith("RESULT")],
     "http": [l for l in open(f"{out}/http.txt").read().splitlines() if "req/s" in l or "ratio" in l or "backlog" in l],
     "scale": [l for l in open(f"{out}/scale.txt").read().splitlines() if "req/s" in l or "ratio" in l or l.startswith("primary :")],
+    "queue": [l for l in open(f"{out}/queue.txt").read().splitlines() if "req/s" in l or "ratio" in l or l.startswith("queue:")],
 }
 path = f"{out}/report-{stamp}.json"
 json.dump(report, open(path, "w"), indent=2)
 print(f"\n=== BoxOffice bench report ({report['shape']} shape) ===")
-for line in report["inventory"] + report["worker"] + report["http"] + report["wave"] + report["scale"]:
+for line in report["inventory"] + report["worker"] + report["http"] + report["wave"] + report["scale"] + report["queue"]:
     print(line)
 print(f"ticket war: {war['tickets_held']} tickets held of stock {war['stock']} from {war['requests']} requests; reserve p95 {war['reserve_p95_ms']:.1f} ms")
 print(f"flow: {len(confirmed)} confirmed; confirm p95 {flow['confirm_p95_ms']:.1f} ms")

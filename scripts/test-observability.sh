@@ -21,6 +21,10 @@ for script in reserve flow browse; do
         -e STOCK=2000 "$ROOT/k6/$script.js" 2>&1 | grep -vE '^CONFIRMED|level=info' | tail -n 30 \
         || die "k6 $script.js did not pass its thresholds"
 done
+log "k6 queue.js: 300 buyers, a 3 s pre-queue, 600 admissions a minute for 10 s"
+"$VENV/bin/k6" run -q -e BASE_URL="$BASE" -e ADMIN_TOKEN="$ADMIN" -e USER_TOKENS="$TOKENS" -e BUYERS=300 -e VUS=30 \
+    -e OPEN_IN=3 -e RATE=600 -e DURATION=10s -e STOCK=2000 -e MAX_PER_USER=0 "$ROOT/k6/queue.js" 2>&1 | tail -n 30 \
+    || die "k6 queue.js did not pass its thresholds"
 
 log "prometheus on port $BOXOFFICE_PROMETHEUS_PORT"
 mkdir -p "$RUN/prometheus"

@@ -78,7 +78,7 @@ swift test --skip-build "$@" 2>&1 | tee "$BOXOFFICE_RUN_DIR/logs/swift-test.log"
 if [ "$#" -eq 0 ]; then
     log "schemathesis: the served OpenAPI document against the live API (debug build, port $BOXOFFICE_API_PORT)"
     BOXOFFICE_LOG_LEVEL=warning BOXOFFICE_RATE_SIGNUP_PER_MINUTE=1000000 BOXOFFICE_RATE_LOGIN_PER_MINUTE=1000000 \
-        BOXOFFICE_RATE_RESERVE_PER_SECOND=1000000 BOXOFFICE_RATE_RESERVE_BURST=1000000 \
+        BOXOFFICE_RATE_RESERVE_PER_SECOND=1000000 BOXOFFICE_RATE_RESERVE_BURST=1000000 BOXOFFICE_RATE_QUEUE_JOIN_PER_MINUTE=100000000 \
         "$BIN/boxoffice-api" >"$BOXOFFICE_RUN_DIR/logs/api-schemathesis.log" 2>&1 &
     echo $! > "$BOXOFFICE_RUN_DIR/pids/api.pid"
     wait_for api 60 curl -fsS "http://127.0.0.1:$BOXOFFICE_API_PORT/ready" || die "API did not become ready; see $BOXOFFICE_RUN_DIR/logs/api-schemathesis.log"

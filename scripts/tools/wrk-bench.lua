@@ -1,4 +1,6 @@
--- wrk script of scripts/bench-http.sh. MODE=health: GET /health.
+-- wrk script of scripts/bench-http.sh (and bench-scale.sh, bench-queue.sh). MODE=health: GET /health.
+-- MODE=join / MODE=poll: POST /events/EVENT_ID/queue/join / GET /events/EVENT_ID/queue/me, each
+-- request as the next buyer of TOKENS_FILE.
 -- MODE=reserve: POST /reserve of one ticket of EVENT_ID's 'floor' (or of one of its
 -- comma-separated events), each request
 -- as the next buyer of TOKENS_FILE (JWTs separated by commas or whitespace, as
@@ -18,11 +20,21 @@ function setup(thread)
 end
 
 function init(args)
-  if mode ~= "reserve" then
+  if mode == "health" then
     requests[1] = wrk.format("GET", "/health")
     return
   end
   local f = assert(io.open(os.getenv("TOKENS_FILE")))
+  if mode == "join" or mode == "poll" then
+    -- The waiting room of EVENT_ID: each request as the next buyer of TOKENS_FILE.
+    local path = "/events/" .. os.getenv("EVENT_ID") .. (mode == "join" and "/queue/join" or "/queue/me")
+    for t in f:read("*a"):gmatch("[^,%s]+") do
+      requests[#requests + 1] = wrk.format(mode == "join" and "POST" or "GET", path, { ["Authorization"] = "Bearer " .. t })
+    end
+    f:close()
+    i = (id * 977) % #requests
+    return
+  end
   -- EVENT_ID may list several events (comma-separated): buyer k reserves in event k mod n.
   local bodies = {}
   for e in os.getenv("EVENT_ID"):gmatch("[^,]+") do

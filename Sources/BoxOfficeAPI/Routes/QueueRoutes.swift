@@ -39,6 +39,7 @@ struct QueueRoutes {
         var paused: Bool
         var waiting: Int
         var admitted: Int
+        var admitted_total: Int
 
         init(_ event: EventID, _ s: QueueStatus) {
             event_id = event.rawValue
@@ -51,6 +52,7 @@ struct QueueRoutes {
             paused = s.settings.paused
             waiting = s.waiting
             admitted = s.admitted
+            admitted_total = s.admittedTotal
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -65,10 +67,12 @@ struct QueueRoutes {
             try c.encode(paused, forKey: .paused)
             try c.encode(waiting, forKey: .waiting)
             try c.encode(admitted, forKey: .admitted)
+            try c.encode(admitted_total, forKey: .admitted_total)
         }
 
         enum CodingKeys: String, CodingKey {
             case event_id, state, opens_at, admit_per_minute, pre_queue_minutes, session_minutes, max_active, paused, waiting, admitted
+            case admitted_total
         }
     }
 
