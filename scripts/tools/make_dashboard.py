@@ -44,6 +44,14 @@ PANELS = [
     ], 12),
     ("Database connections", "short", [('sum by (job) (db_open_connections)', "{{job}}")], 12),
     ("Redis memory", "bytes", [('sum(max by (node) (redis_memory_bytes))', "used")], 12),
+    # The waiting room.
+    ("Waiting room: buyers waiting", "short", [('max by (event) (queue_waiting)', "{{event}}")], 8),
+    ("Waiting room: admitted per minute against the set rate", "short", [
+        ('sum by (event) (rate(queue_admitted_total[1m])) * 60', "admitted {{event}}"),
+        ('max by (event) (queue_admit_per_minute)', "set rate {{event}}"),
+    ], 8),
+    ("Waiting room: the last buyer's ETA", "s", [('max by (event) (queue_last_eta_seconds)', "{{event}}")], 8),
+    ("Waiting room: refused", "ops", [('sum by (reason) (rate(queue_rejected_total[1m]))', "{{reason}}")], 12),
 ]
 
 
