@@ -43,9 +43,7 @@ if [ "$TOOL" = wrk ]; then
     # The phases alternate in rounds (health, reserve, health, ...), so that a slow or fast
     # spell of a shared machine falls on both rather than on one of them; the figures are
     # over all rounds of a phase.
-    ROUNDS="${BOXOFFICE_BENCH_ROUNDS:-3}"
-    ROUND_SECONDS=$((SECONDS_EACH / ROUNDS))
-    [ "$ROUND_SECONDS" -ge 1 ] || die "$SECONDS_EACH s cannot be split into $ROUNDS rounds of whole seconds"
+    bench_rounds "$SECONDS_EACH"
     wrk_phase() {  # mode path round -> the WRK line of figures; where the CPU went, in $RUN/bench-cpu-<mode>-<round>.json,
                    # and the round's latency histogram in $RUN/bench-latency-<mode>-<round>.json
         MODE="$1" EVENT_ID="$EVENT" TOKENS_FILE="$RUN/bench-tokens.txt" LATENCY_FILE="$RUN/bench-latency-$1-$3.json" \

@@ -8,9 +8,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 SECONDS_EACH="${1:-9}"; CONNECTIONS="${2:-64}"
 bench_stack
-ROUNDS="${BOXOFFICE_BENCH_ROUNDS:-3}"
-ROUND_SECONDS=$((SECONDS_EACH / ROUNDS))
-[ "$ROUND_SECONDS" -ge 1 ] || die "$SECONDS_EACH s cannot be split into $ROUNDS rounds of whole seconds"
+bench_rounds "$SECONDS_EACH"
 BUYERS="${BOXOFFICE_BENCH_QUEUE_BUYERS:-5000}"
 ADMIN="$("$BIN/boxofficectl" token --role admin --sub bench-admin)"
 TOKENS="$RUN/bench-queue-tokens.txt"

@@ -14,9 +14,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 SECONDS_EACH="${1:-15}"; CONNECTIONS="${2:-64}"
 bench_stack
-ROUNDS="${BOXOFFICE_BENCH_ROUNDS:-3}"
-ROUND_SECONDS=$((SECONDS_EACH / ROUNDS))
-[ "$ROUND_SECONDS" -ge 1 ] || die "$SECONDS_EACH s cannot be split into $ROUNDS rounds of whole seconds"
+bench_rounds "$SECONDS_EACH"
 command -v wrk >/dev/null || die "wrk is not installed: run scripts/install.sh"
 command -v haproxy >/dev/null || die "haproxy is not installed: run scripts/install.sh"
 

@@ -163,6 +163,14 @@ bench_stack() {
     curl -fsS "$BASE/ready" >/dev/null || die "the API at $BASE is not ready"
 }
 
+# bench_rounds SECONDS: sets ROUNDS (BOXOFFICE_BENCH_ROUNDS, default 3) and ROUND_SECONDS, the
+# whole seconds each of a phase's alternating rounds gets.
+bench_rounds() {
+    ROUNDS="${BOXOFFICE_BENCH_ROUNDS:-3}"
+    ROUND_SECONDS=$(($1 / ROUNDS))
+    [ "$ROUND_SECONDS" -ge 1 ] || die "$1 s cannot be split into $ROUNDS rounds of whole seconds"
+}
+
 # bench_event NAME: creates an event with a 'floor' category of ten million tickets through
 # the API, as an admin; prints its id.
 bench_event() {

@@ -64,7 +64,7 @@ struct ExpiryWaveTests {
         let count = 100_000
         try await withPipeline(stock: count) { f in
             let started = ContinuousClock.now
-            #expect(try await holdsDueTogether(f, count: count, dueIn: .seconds(12), spread: .seconds(8)) == count)
+            #expect(try await holdsDueTogether(f, count: count, dueIn: .seconds(25), spread: .seconds(8)) == count)
             let holds = InventoryKeys(event: f.event).holds
             let first = try #require(try await f.redis.send(["ZRANGE", .string(holds), "0", "0", "WITHSCORES"]).array?.last?.string.flatMap { Int64($0) })
             let last = try await lastExpiry(f.redis, holds)

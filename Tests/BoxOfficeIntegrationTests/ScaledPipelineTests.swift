@@ -119,13 +119,7 @@ struct ScaledPipelineTests {
         let client = TestClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(10)))
         client.connect()
         defer { Task { try? await client.shutdown() } }
-        var headers = extra
-        if let token { headers[.authorization] = "Bearer \(token)" }
-        var body: ByteBuffer? = nil
-        if let json {
-            headers[.contentType] = "application/json"
-            body = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json))
-        }
+        let (headers, body) = try jsonRequest(token: token, json: json, headers: extra)
         return try await client.execute(TestClient.Request(path, method: method, authority: "127.0.0.1:\(port)", headers: headers, body: body))
     }
 }

@@ -65,13 +65,8 @@ extension TestClientProtocol {
         _ method: HTTPRequest.Method, _ uri: String, token: String? = nil, json: Any? = nil, raw: String? = nil,
         headers extra: HTTPFields = [:]
     ) async throws -> TestResponse {
-        var headers = extra
-        if let token { headers[.authorization] = "Bearer \(token)" }
-        var body: ByteBuffer? = nil
-        if let json {
-            headers[.contentType] = "application/json"
-            body = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json))
-        } else if let raw {
+        var (headers, body) = try jsonRequest(token: token, json: json, headers: extra)
+        if json == nil, let raw {
             headers[.contentType] = headers[.contentType] ?? "application/json"
             body = ByteBuffer(string: raw)
         }
@@ -102,4 +97,13 @@ func makeEvent(_ client: any TestClientProtocol, _ h: APIHarness, stock: Int = 1
     let cat = try await client.call(.post, "/events/\(id)/ticket-category", token: h.admin, json: category)
     #expect(cat.status == .created)
     return id
+}
+
+/// The headers and body of a request with an optional bearer token and JSON body.
+func jsonRequest(token: String?, json: Any?, headers extra: HTTPFields = [:]) throws -> (HTTPFields, ByteBuffer?) {
+    var headers = extra
+    if let token { headers[.authorization] = "Bearer \(token)" }
+    guard let json else { return (headers, nil) }
+    headers[.contentType] = "application/json"
+    return (headers, ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
 }
