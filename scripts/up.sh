@@ -101,6 +101,7 @@ fi
 cat <<MSG
 
 BoxOffice is up ($SHAPE shape).
+  Web app     http://127.0.0.1:$BOXOFFICE_API_PORT/app/   (buyers: register, reserve, pay; operators: /app/admin)
 $WHERE
   Prometheus  http://127.0.0.1:$BOXOFFICE_PROMETHEUS_PORT
   settings    $RUN/env   (source it: . $RUN/env)

@@ -92,6 +92,7 @@ public func buildAPIRouter(
         joinRule: RateLimitRule(name: "queue-join", limit: settings.queueJoinPerMinute, period: .seconds(60))
     ).register(on: router)
     DocsRoutes(maxQuantityPerRequest: settings.maxQuantityPerRequest).register(on: router)
+    AppRoutes().register(on: router)
     allowed.load(from: router)
     return router
 }

@@ -97,6 +97,7 @@ struct CatalogRoutes {
         router.get("/events") { request, context in try await listEvents(request, context) }
         router.get("/events/{id}") { _, context in EventBody(try await existingEvent(context)) }
         router.get("/events/{id}/availability") { _, context in try await availability(context) }
+        router.get("/events/{id}/stock") { _, context in try await stock(context) }
     }
 
     func createEvent(_ request: Request, _ context: BoxOfficeRequestContext) async throws -> Created<EventBody> {
@@ -174,6 +175,29 @@ struct CatalogRoutes {
         let items = Array(page.prefix(limit))
         let next = page.count > limit ? items.last.map { Cursor.encode($0.startsAt, $0.id.rawValue) } : nil
         return EventList(items: items.map(EventBody.init), next_cursor: next)
+    }
+
+    struct StockBody: ResponseEncodable, Sendable {
+        struct Category: Encodable, Sendable {
+            var name: String
+            var total: Int
+            var available: Int
+            var held: Int
+            var confirmed: Int
+        }
+        var event_id: String
+        var categories: [Category]
+    }
+
+    /// Available, held and confirmed per category, read from Redis now (admin; the on-sale view).
+    func stock(_ context: BoxOfficeRequestContext) async throws -> StockBody {
+        _ = try context.requireAdmin()
+        let id = try context.pathEvent()
+        let categories = try await inventory.availability(event: id)
+        if categories.isEmpty, try await catalog.event(id) == nil { throw Problem.notFound("No event \(id).") }
+        return StockBody(event_id: id.rawValue, categories: categories.map {
+            StockBody.Category(name: $0.name, total: $0.stock.total, available: $0.stock.available, held: $0.stock.held, confirmed: $0.stock.confirmed)
+        })
     }
 
     func availability(_ context: BoxOfficeRequestContext) async throws -> AvailabilityBody {
