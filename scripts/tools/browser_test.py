@@ -57,10 +57,13 @@ def check(ok, what):
 def wait(condition, what, timeout=15):
     try:
         # A page that re-renders replaces its elements: a stale one means "look again".
-        return WebDriverWait(driver, timeout, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
-                             ).until(lambda d: condition())
+        found = WebDriverWait(driver, timeout, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
+                              ).until(lambda d: condition())
     except TimeoutException:
         check(False, what)
+    if not what.startswith(("a control labelled", "a '", "the '")):  # finding a control is not a check of its own
+        check(True, what)
+    return found
 
 
 def by_label(text, within=None):

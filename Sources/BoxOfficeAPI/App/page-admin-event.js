@@ -11,7 +11,7 @@ export async function render(main, [id]) {
   const alert = el('p', { role: 'alert' });
   const grafana = `${location.protocol}//${location.hostname}:3000/d/boxoffice`;
   main.append(alert, rates,
-    el('table', {}, el('thead', {}, el('tr', {}, ['Category', 'Total', 'Available', 'Held', 'Confirmed'].map((h) => el('th', { scope: 'col' }, h)))), body),
+    el('div', { class: 'scroll' }, el('table', {}, el('thead', {}, el('tr', {}, ['Category', 'Total', 'Available', 'Held', 'Confirmed'].map((h) => el('th', { scope: 'col' }, h)))), body)),
     el('p', {}, el('a', { href: grafana }, 'Grafana dashboard'), ' · ', el('a', { href: '/metrics' }, 'Metrics')));
   let last = null;
   async function refresh() {

@@ -8,7 +8,7 @@ export async function render(main) {
   const table = el('table', {}, el('thead', {}, el('tr', {}, ['Event', 'Category', 'Qty', 'Amount', 'Status', 'Booked'].map((h) => el('th', { scope: 'col' }, h)))), body);
   const more = el('button', { type: 'button', class: 'secondary', hidden: true }, 'More');
   const alert = el('p', { role: 'alert' });
-  main.append(alert, table, el('p', {}, more));
+  main.append(alert, el('div', { class: 'scroll' }, table), el('p', {}, more));
   let cursor = null;
   async function load() {
     try {
