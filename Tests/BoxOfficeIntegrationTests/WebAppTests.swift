@@ -32,7 +32,7 @@ struct WebAppTests {
 
             var weight = 0
             for name in ["app.css", "main.js", "page-list.js", "page-event.js", "page-checkout.js", "page-bookings.js", "page-register.js",
-                         "page-login.js", "page-logout.js", "page-admin.js", "page-admin-event.js"] {
+                         "page-login.js", "page-logout.js", "page-admin.js", "page-admin-event.js", "page-queue.js"] {
                 let r = try await client.call(.get, "/app/assets/\(name)")
                 #expect(r.status == .ok, "\(name)")
                 weight += r.body.readableBytes

@@ -110,7 +110,7 @@ def category_form(name):
 weight = 0
 shell = urllib.request.urlopen(BASE + "/app/").read().decode()
 for name in ["app.css", "main.js", "page-list.js", "page-event.js", "page-checkout.js", "page-bookings.js", "page-register.js",
-             "page-login.js", "page-logout.js", "page-admin.js", "page-admin-event.js"]:
+             "page-login.js", "page-logout.js", "page-admin.js", "page-admin-event.js", "page-queue.js"]:
     weight += len(urllib.request.urlopen(f"{BASE}/app/assets/{name}").read())
 check(weight < 100_000, f"all JS and CSS of the app weigh {weight} bytes (< 100 KB)")
 check("http" not in shell.replace(BASE, ""), "the shell loads nothing from another host")
@@ -145,6 +145,16 @@ wait(lambda: link("Log in"), "logged out")
 
 # The new event is on the on-sale list.
 open_page("/app/")
+# Events are listed soonest first, a page at a time: earlier ones (other tests') may come before it.
+for _ in range(80):
+    if any(a.text == event_name for a in driver.find_elements(By.TAG_NAME, "a")):
+        break
+    more = [b for b in driver.find_elements(By.TAG_NAME, "button") if b.text.strip() == "More events" and b.is_displayed()]
+    if not more:
+        time.sleep(0.3)
+        continue
+    more[0].click()
+    time.sleep(0.3)
 wait(lambda: any(a.text == event_name for a in driver.find_elements(By.TAG_NAME, "a")), "the new event is on the on-sale list")
 shot("list")
 
@@ -227,6 +237,21 @@ button("Reserve", floor).click()
 wait(lambda: "/app/reservations/" in driver.current_url, "a hold to let lapse")
 wait(lambda: "expired" in driver.find_element(By.ID, "main").text, "the checkout shows the hold expired", timeout=TTL + 15)
 shot("expired")
+
+# The event gets a waiting room: Reserve leads to it, Join the queue, admitted, then reserve.
+request = urllib.request.Request(f"{BASE}/events/{event_id}/queue", method="PUT",
+                                 data=json.dumps({"opens_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5)),
+                                                  "admit_per_minute": 600}).encode(),
+                                 headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"})
+check(urllib.request.urlopen(request).status == 200, "the operator puts a waiting room in front of the event")
+open_page(f"/app/events/{event_id}")
+button("Reserve", category_form("floor")).click()
+wait(lambda: driver.current_url.endswith(f"/app/events/{event_id}/queue"), "without admission, Reserve leads to the waiting room")
+shot("queue")
+button("Join the queue").click()
+wait(lambda: driver.current_url.endswith(f"/app/events/{event_id}"), "admitted, the buyer is taken back to the tickets")
+button("Reserve", category_form("floor")).click()
+wait(lambda: "/app/reservations/" in driver.current_url, "an admitted buyer reserves")
 
 driver.quit()
 print(f"browser: {passed} passed, 0 failed (screenshots in {SHOTS})")

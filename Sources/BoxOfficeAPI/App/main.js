@@ -3,6 +3,7 @@
 const routes = [
   [/^\/app\/?$/, 'list'],
   [/^\/app\/events\/([^/]+)$/, 'event'],
+  [/^\/app\/events\/([^/]+)\/queue$/, 'queue'],
   [/^\/app\/reservations\/([^/]+)$/, 'checkout'],
   [/^\/app\/bookings$/, 'bookings'],
   [/^\/app\/register$/, 'register'],

@@ -26,9 +26,13 @@ export async function render(main, [id]) {
       if (!session()) { requireSignIn(); return; }
       button.disabled = true;
       try {
-        const r = await api('POST', '/reserve', { event_id: event.id, category: c.name, qty: n }, { 'Idempotency-Key': crypto.randomUUID() });
+        const headers = { 'Idempotency-Key': crypto.randomUUID() };
+        const admission = sessionStorage.getItem(`boxoffice.admission.${event.id}`);
+        if (admission) headers['Admission-Token'] = admission;
+        const r = await api('POST', '/reserve', { event_id: event.id, category: c.name, qty: n }, headers);
         go(`/app/reservations/${encodeURIComponent(r.reservation_id)}`);
       } catch (err) {
+        if (err.code === 'not_admitted') { go(`/app/events/${encodeURIComponent(event.id)}/queue`); return; }
         qty.alert.textContent = err.code === 'sold_out' ? `Sold out. ${err.detail}`
           : err.code === 'limit_exceeded' ? `Limit reached. ${err.detail}` : err.detail;
       } finally { button.disabled = false; }

@@ -29,10 +29,10 @@ export async function render(main) {
   await load();
   async function refresh() {
     try {
-      for (const [id, count] of left) {
+      await Promise.all([...left].map(async ([id, count]) => {
         const a = await api('GET', `/events/${encodeURIComponent(id)}/availability`);
         count.textContent = a.categories.reduce((n, c) => n + c.available, 0);
-      }
+      }));
       status.textContent = '';
     } catch (e) { status.textContent = e.detail; }
   }

@@ -32,6 +32,7 @@ struct AppRoutes {
         ("page-logout.js", PackageResources.page_logout_js, "text/javascript; charset=utf-8"),
         ("page-admin.js", PackageResources.page_admin_js, "text/javascript; charset=utf-8"),
         ("page-admin-event.js", PackageResources.page_admin_event_js, "text/javascript; charset=utf-8"),
+        ("page-queue.js", PackageResources.page_queue_js, "text/javascript; charset=utf-8"),
     ]
 
     /// Nothing from another host, no inline script or style, no framing.
