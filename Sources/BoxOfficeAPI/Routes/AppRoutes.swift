@@ -20,19 +20,19 @@ struct AppRoutes {
     }
 
     /// The app's files by name: what `/app/assets/{name}` serves.
-    static let files: [(name: String, bytes: [UInt8], type: String)] = [
-        ("app.css", PackageResources.app_css, "text/css; charset=utf-8"),
-        ("main.js", PackageResources.main_js, "text/javascript; charset=utf-8"),
-        ("page-list.js", PackageResources.page_list_js, "text/javascript; charset=utf-8"),
-        ("page-event.js", PackageResources.page_event_js, "text/javascript; charset=utf-8"),
-        ("page-checkout.js", PackageResources.page_checkout_js, "text/javascript; charset=utf-8"),
-        ("page-bookings.js", PackageResources.page_bookings_js, "text/javascript; charset=utf-8"),
-        ("page-register.js", PackageResources.page_register_js, "text/javascript; charset=utf-8"),
-        ("page-login.js", PackageResources.page_login_js, "text/javascript; charset=utf-8"),
-        ("page-logout.js", PackageResources.page_logout_js, "text/javascript; charset=utf-8"),
-        ("page-admin.js", PackageResources.page_admin_js, "text/javascript; charset=utf-8"),
-        ("page-admin-event.js", PackageResources.page_admin_event_js, "text/javascript; charset=utf-8"),
-        ("page-queue.js", PackageResources.page_queue_js, "text/javascript; charset=utf-8"),
+    static let files: [(name: String, bytes: [UInt8])] = [
+        ("app.css", PackageResources.app_css),
+        ("main.js", PackageResources.main_js),
+        ("page-list.js", PackageResources.page_list_js),
+        ("page-event.js", PackageResources.page_event_js),
+        ("page-checkout.js", PackageResources.page_checkout_js),
+        ("page-bookings.js", PackageResources.page_bookings_js),
+        ("page-register.js", PackageResources.page_register_js),
+        ("page-login.js", PackageResources.page_login_js),
+        ("page-logout.js", PackageResources.page_logout_js),
+        ("page-admin.js", PackageResources.page_admin_js),
+        ("page-admin-event.js", PackageResources.page_admin_event_js),
+        ("page-queue.js", PackageResources.page_queue_js),
     ]
 
     /// Nothing from another host, no inline script or style, no framing.
@@ -45,7 +45,9 @@ struct AppRoutes {
 
     init() {
         var assets: [String: Asset] = [:]
-        for file in Self.files { assets[file.name] = Self.asset(file.bytes, type: file.type) }
+        for file in Self.files {
+            assets[file.name] = Self.asset(file.bytes, type: file.name.hasSuffix(".css") ? "text/css; charset=utf-8" : "text/javascript; charset=utf-8")
+        }
         self.assets = assets
         self.shell = Self.asset(PackageResources.index_html, type: "text/html; charset=utf-8")
     }
