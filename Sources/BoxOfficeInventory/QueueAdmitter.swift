@@ -29,22 +29,17 @@ public struct QueueAdmitter: Service {
     }
 
     public func run() async throws {
-        var rates: [EventID: (rate: Int, read: ContinuousClock.Instant)] = [:]
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 let events = try await inventory.queuedEvents()
                 for (event, result) in zip(events, try await inventory.admitDue(events: events)) {
                     guard let result else { continue }
+                    let dimensions = [("event", event.rawValue)]
                     QueueMetrics.admitted(event, result.admitted)
-                    Gauge(label: "queue_waiting", dimensions: [("event", event.rawValue)]).record(result.waiting)
-                    // The rate changes only with PUT; it is read again every 10 s.
-                    if rates[event].map({ ContinuousClock.now - $0.read > .seconds(10) }) ?? true,
-                       let status = try await inventory.queueStatus(event) {
-                        rates[event] = (status.settings.admitPerMinute, .now)
-                        Gauge(label: "queue_admit_per_minute", dimensions: [("event", event.rawValue)]).record(status.settings.admitPerMinute)
-                    }
-                    if let rate = rates[event]?.rate, rate > 0 {
-                        Gauge(label: "queue_last_eta_seconds", dimensions: [("event", event.rawValue)]).record(Double(result.waiting) * 60 / Double(rate))
+                    Gauge(label: "queue_waiting", dimensions: dimensions).record(result.waiting)
+                    Gauge(label: "queue_admit_per_minute", dimensions: dimensions).record(result.ratePerMinute)
+                    if result.ratePerMinute > 0 {
+                        Gauge(label: "queue_last_eta_seconds", dimensions: dimensions).record(Double(result.waiting) * 60 / Double(result.ratePerMinute))
                     }
                 }
             } catch {

@@ -65,14 +65,14 @@ extension RedisInventory {
     }
 
     /// Makes the admissions due in each of `events`' waiting rooms, in one round trip per node
-    /// (`queue_admit.lua`): per event, how many were admitted, how many wait and how many
-    /// admissions run; nil for an event whose room was removed.
-    public func admitDue(events: [EventID]) async throws -> [(admitted: Int, waiting: Int, running: Int)?] {
+    /// (`queue_admit.lua`): per event, how many were admitted, how many wait, how many admissions
+    /// run and the set rate (a minute); nil for an event whose room was removed.
+    public func admitDue(events: [EventID]) async throws -> [(admitted: Int, waiting: Int, running: Int, ratePerMinute: Int)?] {
         let replies = try await redis.evalPipeline(InventoryScripts.queueAdmit, events.map { (keys: queueKeys($0), arguments: []) })
         return try replies.map { reply in
             guard let v = try reply.throwingOnError().array, let first = v.first?.int else { throw RedisError(.protocolError, "queue_admit: unexpected reply") }
-            guard first >= 0, v.count == 3 else { return nil }
-            return (first, v[1].int ?? 0, v[2].int ?? 0)
+            guard first >= 0, v.count == 4 else { return nil }
+            return (first, v[1].int ?? 0, v[2].int ?? 0, v[3].int ?? 0)
         }
     }
 

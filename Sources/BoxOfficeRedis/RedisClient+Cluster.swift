@@ -106,37 +106,13 @@ extension RedisClient {
         }
     }
 
-    /// The pool of the primary serving `slot` (any primary for a keyless command); nil while no
-    /// primary serves it.
+    /// The pool of the primary serving `slot` (the first primary for a keyless command): one
+    /// array lookup; nil while no primary serves it.
     private func owner(of slot: Int?) -> NodePool? {
-        let node: RedisEndpoint? = cluster.withLock { state in
-            if let slot { return state.map.owner(of: slot) }
-            return state.map.primaries.first
+        cluster.withLock { state in
+            if let slot { return state.slotPools[slot] }
+            return state.map.primaries.first.flatMap { state.pools[$0] }
         }
-        return node.map(pool(for:))
-    }
-
-    /// One command on its slot's primary: the usual case (the map is right, the node answers)
-    /// costs one array lookup; anything else goes the way of `executeOnCluster`.
-    func executeRouted(_ command: RedisCommand, script: RedisScript?, timeout: Duration?) async throws -> RESPValue {
-        guard let slot = command.slot, let pool = cluster.withLock({ $0.slotPools[slot] }) else {
-            return try await executeOnCluster(command, script: script, timeout: timeout)
-        }
-        let reply: RESPValue
-        do {
-            reply = try await Self.run(command, script: script, on: pool.connection(), timeout: timeout)
-        } catch let error as RedisError where error.code == .unavailable {
-            // Not sent: the retrying path finds where the slot went.
-            return try await executeOnCluster(command, script: script, timeout: timeout)
-        } catch let error as RedisError where error.code == .connectionClosed {
-            refreshSoon()
-            throw error
-        }
-        // Redirects and "try again" replies are refusals: nothing ran, so it may be sent again.
-        if case .error = reply, ClusterRedirect(reply) != nil {
-            return try await executeOnCluster(command, script: script, timeout: timeout)
-        }
-        return reply
     }
 
     /// One command on its slot's primary, following redirects and retrying while the cluster

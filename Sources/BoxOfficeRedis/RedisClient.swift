@@ -111,7 +111,7 @@ public final class RedisClient: Service, Sendable {
 
     /// `EVALSHA sha1`, the key count, then the keys and arguments `append` adds.
     private static func scriptCall(_ script: RedisScript, keyCount: Int, _ append: (inout RedisCommand) -> Void) -> RedisCommand {
-        // Room for the usual script call (a reserve's is about 500 bytes in 23 arguments).
+        // Room for a reserve batch's keys and arguments, the largest call the hot path makes.
         var command = RedisCommand(capacity: 512, arguments: 3 + keyCount + 12)
         command.append("EVALSHA")
         command.append(script.sha1)
@@ -138,14 +138,10 @@ public final class RedisClient: Service, Sendable {
     /// One command, on the one server or on its slot's primary.
     func execute(_ command: RedisCommand, script: RedisScript?, timeout: Duration?) async throws -> RESPValue {
         try checkNotShutdown()
-        switch topology.load(ordering: .relaxed) {
-        case Topology.standalone.rawValue:
+        if topology.load(ordering: .relaxed) == Topology.standalone.rawValue {
             return try await Self.run(command, script: script, on: seed.connection(), timeout: timeout)
-        case Topology.cluster.rawValue:
-            return try await executeRouted(command, script: script, timeout: timeout)
-        default:
-            return try await executeOnCluster(command, script: script, timeout: timeout)
         }
+        return try await executeOnCluster(command, script: script, timeout: timeout)
     }
 
     /// Several commands, on the one server or each on its slot's primary.

@@ -118,8 +118,14 @@ struct ScaledPipelineTests {
     ) async throws -> TestClient.Response {
         let client = TestClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(10)))
         client.connect()
-        defer { Task { try? await client.shutdown() } }
         let (headers, body) = try jsonRequest(token: token, json: json, headers: extra)
-        return try await client.execute(TestClient.Request(path, method: method, authority: "127.0.0.1:\(port)", headers: headers, body: body))
+        do {
+            let response = try await client.execute(TestClient.Request(path, method: method, authority: "127.0.0.1:\(port)", headers: headers, body: body))
+            try? await client.shutdown()
+            return response
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
     }
 }
