@@ -38,6 +38,25 @@ public struct JSONObjectWriter: Sendable {
         if let value { int(key, value) }
     }
 
+    /// `"key":true` or `"key":false`, or nothing when `value` is nil.
+    public mutating func bool(_ key: StaticString, ifPresent value: Bool?) {
+        guard let value else { return }
+        self.key(key)
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
+    /// `"key":["a","b"]`, or nothing when `values` is nil.
+    public mutating func strings(_ key: StaticString, ifPresent values: [String]?) {
+        guard let values else { return }
+        self.key(key)
+        bytes.append(UInt8(ascii: "["))
+        for (i, v) in values.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            Self.appendString(v, to: &bytes)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
     /// `"key":{…}`, the nested object written by `body`.
     public mutating func object(_ key: StaticString, _ body: (inout JSONObjectWriter) -> Void) {
         self.key(key)
@@ -101,6 +120,7 @@ extension ReservationEvent {
         w.string("event_id", event_id)
         w.string("expires_at", ifPresent: expires_at)
         w.string("id", id)
+        w.bool("late", ifPresent: late)
         w.string("occurred_at", occurred_at)
         if let payment {
             w.object("payment") { p in
@@ -114,6 +134,7 @@ extension ReservationEvent {
         }
         w.int("qty", qty)
         w.string("reservation_id", reservation_id)
+        w.strings("seats", ifPresent: seats)
         w.string("type", type.rawValue)
         w.string("user_id", user_id)
         w.int("v", v)

@@ -14,6 +14,35 @@ public enum ReserveOutcome: Hashable, Sendable {
     case rateLimited(retryAfterMs: Int, resetMs: Int)
     /// The event has a waiting room and the buyer holds no running admission to it.
     case notAdmitted
+    /// The event was cancelled: nothing more is sold.
+    case eventCancelled
+    /// A general-admission request for a seated category (whose map has `version`).
+    case seated(version: String)
+    /// Seats asked of a general-admission category.
+    case notSeated
+    /// The seat map changed since the API read it.
+    case seatMapChanged
+    /// Some picked seats are held or sold: their offsets.
+    case seatsTaken(offsets: [Int])
+}
+
+/// What a refund came to.
+public enum RefundOutcome: Hashable, Sendable {
+    case refunded(Reservation)
+    /// Refunded before: the first result, unchanged.
+    case alreadyRefunded(Reservation)
+    /// Not a confirmed booking (held, cancelled or expired).
+    case notConfirmed(Reservation)
+    case notFound
+    case notOwner
+}
+
+/// What setting a category's seat map came to.
+public enum SeatMapOutcome: Hashable, Sendable {
+    case set(version: String)
+    case noCategory
+    /// Tickets of the category are held or sold already.
+    case committed(held: Int, confirmed: Int)
 }
 
 /// Why an operation on a buyer's hold (confirm, a failed payment, cancel) was refused:

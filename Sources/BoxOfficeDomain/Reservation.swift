@@ -16,10 +16,22 @@ public struct Money: Hashable, Sendable, Codable {
 
 /// Where a reservation is in its life.
 public enum ReservationStatus: String, Sendable, Codable, CaseIterable {
-    case held, confirmed, cancelled, expired
+    case held, confirmed, cancelled, expired, refunded
 
-    /// Whether no further transition can happen.
+    /// Whether the hold has ended (a confirmed booking may still be refunded, an expired
+    /// one confirmed late).
     public var isFinal: Bool { self != .held }
+
+    /// The status after a transition to `next` arrives, in whatever order transitions come:
+    /// a hold ends once (confirmed, cancelled or expired), an expired hold may still be
+    /// confirmed late, and a confirmed booking refunded; nothing else moves.
+    public func advanced(to next: ReservationStatus) -> ReservationStatus {
+        switch (self, next) {
+        case (.held, _): return next
+        case (.expired, .confirmed), (.expired, .refunded), (.confirmed, .refunded): return next
+        default: return self
+        }
+    }
 }
 
 /// A reservation as the inventory knows it.
@@ -37,9 +49,16 @@ public struct Reservation: Hashable, Sendable {
     public var expiresAtMs: Int64
     /// The payment reference, once confirmed.
     public var paymentReference: String?
+    /// The seat ids of a seated reservation, in the order they were held; empty otherwise.
+    public var seats: [String]
+    /// Whether it was confirmed after its hold had expired (a late payment).
+    public var late: Bool
 
     public init(id: ReservationID, event: EventID, category: String, buyer: String, quantity: Int, price: Money,
-                status: ReservationStatus, createdAtMs: Int64, expiresAtMs: Int64, paymentReference: String? = nil) {
+                status: ReservationStatus, createdAtMs: Int64, expiresAtMs: Int64, paymentReference: String? = nil,
+                seats: [String] = [], late: Bool = false) {
+        self.seats = seats
+        self.late = late
         self.id = id
         self.event = event
         self.category = category

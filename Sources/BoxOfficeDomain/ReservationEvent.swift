@@ -5,6 +5,11 @@ public enum ReservationEventType: String, Sendable, Codable, CaseIterable {
     case cancelled = "reservation.cancelled"
     case expired = "reservation.expired"
     case paymentFailed = "payment.failed"
+    case refunded = "reservation.refunded"
+    /// The refund of a refunded booking's charge (its payment is the refund).
+    case paymentRefunded = "payment.refunded"
+    /// A charge taken for a hold that had expired and could not be confirmed: it is owed back.
+    case refundRequired = "payment.refund_required"
 
     /// The reservation status this event implies.
     public var status: ReservationStatus {
@@ -12,7 +17,16 @@ public enum ReservationEventType: String, Sendable, Codable, CaseIterable {
         case .held, .paymentFailed: return .held
         case .confirmed: return .confirmed
         case .cancelled: return .cancelled
-        case .expired: return .expired
+        case .expired, .refundRequired: return .expired
+        case .refunded, .paymentRefunded: return .refunded
+        }
+    }
+
+    /// Whether the event carries a payment.
+    public var needsPayment: Bool {
+        switch self {
+        case .confirmed, .paymentFailed, .paymentRefunded, .refundRequired: return true
+        default: return false
         }
     }
 
@@ -24,6 +38,7 @@ public enum ReservationEventType: String, Sendable, Codable, CaseIterable {
         case .confirmed: return [.held, .confirmed]
         case .cancelled: return [.held, .cancelled]
         case .expired: return [.held, .expired]
+        case .refunded: return [.held, .confirmed, .refunded]
         }
     }
 }
@@ -66,6 +81,10 @@ public struct ReservationEvent: Sendable, Hashable, Codable {
     public var created_at: String?
     public var expires_at: String?
     public var payment: PaymentInfo?
+    /// The seat ids of a seated reservation (absent for general admission).
+    public var seats: [String]?
+    /// On a reservation.confirmed: whether the hold had expired before the payment came (absent: no).
+    public var late: Bool?
 
     public init(id: String, type: ReservationEventType, occurredAt: String, reservationID: String, eventID: String, category: String,
                 userID: String, quantity: Int, amount: Int, currency: String, createdAt: String?, expiresAt: String?, payment: PaymentInfo?) {
@@ -85,6 +104,9 @@ public struct ReservationEvent: Sendable, Hashable, Codable {
         self.payment = payment
     }
 
+    /// The seat ids comma-separated, as `bookings.seats` keeps them; nil without seats.
+    public var seatList: String? { seats.flatMap { $0.isEmpty ? nil : $0.joined(separator: ",") } }
+
     /// Why an envelope cannot be applied, or `nil` when it is well formed.
     public var problem: String? {
         if v != 1 { return "unsupported version \(v)" }
@@ -94,7 +116,7 @@ public struct ReservationEvent: Sendable, Hashable, Codable {
         if category.isEmpty || user_id.isEmpty { return "empty category or user_id" }
         if qty < 1 || amount < 0 { return "qty or amount out of range" }
         if !Money.isCurrencyCode(currency) { return "currency is not ISO 4217" }
-        if type == .confirmed || type == .paymentFailed, payment == nil { return "\(type.rawValue) without payment" }
+        if type.needsPayment, payment == nil { return "\(type.rawValue) without payment" }
         return nil
     }
 
@@ -137,6 +159,7 @@ extension ReservationEvent {
                 else if K.key(key, is: "created_at") { created = try s.optionalString() }
                 else if K.key(key, is: "expires_at") { expires = try s.optionalString() }
                 else if K.key(key, is: "payment") { payment = s.null() ? nil : try PaymentInfo.scan(&s) }
+                // Seats and the late flag are rare: JSONDecoder reads those envelopes.
                 else { throw JSONScanner.GiveUp() }
             }
             guard let v, let id, let type, let occurred, let reservation, let event, let category, let user,

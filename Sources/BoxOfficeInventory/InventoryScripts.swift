@@ -29,11 +29,16 @@ public enum InventoryScripts {
     public static let queuePoll = script("queue_poll", PackageResources.queue_poll_lua)
     public static let queueAdmit = script("queue_admit", PackageResources.queue_admit_lua)
     public static let queueState = script("queue_state", PackageResources.queue_state_lua)
+    public static let refund = script("refund", PackageResources.refund_lua)
+    public static let seatMap = script("seat_map", PackageResources.seat_map_lua)
+    public static let seatsState = script("seats_state", PackageResources.seats_state_lua)
+    public static let eventSettings = script("event_settings", PackageResources.event_settings_lua)
 
     /// Every script, e.g. to preload with `SCRIPT LOAD`.
     public static let all = [
         initCategory, reserve, confirm, paymentFailed, cancel, expire, dueHolds, expireDue, availability, rateLimit, relayLease,
         outboxAdvance, outboxSettle, outboxState, queueSet, queueJoin, queuePoll, queueAdmit, queueState,
+        refund, seatMap, seatsState, eventSettings,
     ]
 }
 

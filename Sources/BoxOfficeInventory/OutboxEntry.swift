@@ -4,7 +4,7 @@ import BoxOfficeRedis
 /// One event of an event's outbox stream: a reservation's transition, as the
 /// scripts write it and the relay publishes it.
 ///
-/// A stream entry is one field, `e`, holding an event's record: its 16 fields
+/// A stream entry is one field, `e`, holding an event's record: its 17 fields
 /// joined by the unit separator (U+001F), in the order of `OutboxEntry.order`;
 /// absent fields are empty. The holds of one reserve batch share an entry, their
 /// records joined by the record separator (U+001E, see `events(fields:)`).
@@ -18,11 +18,13 @@ import BoxOfficeRedis
 public struct OutboxEntry: Sendable, Equatable {
     public var id, type, rid, event, category, user, qty, amount, currency, at, created, expires: String
     public var paymentRef, paymentStatus, reason, attempt: String?
+    /// A seated reservation's seat ids, comma-separated.
+    public var seats: String?
 
     /// The field names, in packed order (also the field names of the older layout).
     public static let order = [
         "id", "type", "rid", "event", "category", "user", "qty", "amount", "currency", "at", "created", "expires",
-        "payment_ref", "payment_status", "reason", "attempt",
+        "payment_ref", "payment_status", "reason", "attempt", "seats",
     ]
 
     /// The separator of the packed layout, U+001F.
@@ -30,10 +32,11 @@ public struct OutboxEntry: Sendable, Equatable {
 
     public init(id: String, type: String, rid: String, event: String, category: String, user: String, qty: String, amount: String,
                 currency: String, at: String, created: String, expires: String,
-                paymentRef: String? = nil, paymentStatus: String? = nil, reason: String? = nil, attempt: String? = nil) {
+                paymentRef: String? = nil, paymentStatus: String? = nil, reason: String? = nil, attempt: String? = nil, seats: String? = nil) {
         self.id = id; self.type = type; self.rid = rid; self.event = event; self.category = category; self.user = user
         self.qty = qty; self.amount = amount; self.currency = currency; self.at = at; self.created = created; self.expires = expires
         self.paymentRef = paymentRef; self.paymentStatus = paymentStatus; self.reason = reason; self.attempt = attempt
+        self.seats = seats
     }
 
     /// The separator of the records of a stream entry holding several events (the holds
@@ -71,7 +74,8 @@ public struct OutboxEntry: Sendable, Equatable {
         self.init(id: id, type: type, rid: rid, event: d["event"] ?? "", category: d["category"] ?? "", user: d["user"] ?? "",
                   qty: d["qty"] ?? "", amount: d["amount"] ?? "", currency: d["currency"] ?? "", at: d["at"] ?? "",
                   created: d["created"] ?? "", expires: d["expires"] ?? "",
-                  paymentRef: d["payment_ref"], paymentStatus: d["payment_status"], reason: d["reason"], attempt: d["attempt"])
+                  paymentRef: d["payment_ref"], paymentStatus: d["payment_status"], reason: d["reason"], attempt: d["attempt"],
+                  seats: d["seats"])
     }
 
     /// The value of a packed entry's first field, `e`; nil for the older layout. (An entry
@@ -95,7 +99,8 @@ public struct OutboxEntry: Sendable, Equatable {
         events.map(\.packed).joined(separator: "\u{1E}")
     }
 
-    /// One event's record: its 16 fields joined by the separator.
+    /// One event's record: its 17 fields joined by the separator (16 in records written before
+    /// seats, which still drain).
     init?(record packed: ArraySlice<UInt8>) {
         // Straight from the reply's bytes: the separator is ASCII, so it never splits a character.
         var parts: [String] = []
@@ -106,16 +111,16 @@ public struct OutboxEntry: Sendable, Equatable {
             parts.append(String(decoding: packed[start..<i], as: UTF8.self))
             start = i + 1
         }
-        guard parts.count == Self.order.count else { return nil }
-        func optional(_ i: Int) -> String? { parts[i].isEmpty ? nil : parts[i] }
+        guard parts.count >= Self.order.count - 1 else { return nil }
+        func optional(_ i: Int) -> String? { i >= parts.count || parts[i].isEmpty ? nil : parts[i] }
         self.init(id: parts[0], type: parts[1], rid: parts[2], event: parts[3], category: parts[4], user: parts[5], qty: parts[6],
                   amount: parts[7], currency: parts[8], at: parts[9], created: parts[10], expires: parts[11],
-                  paymentRef: optional(12), paymentStatus: optional(13), reason: optional(14), attempt: optional(15))
+                  paymentRef: optional(12), paymentStatus: optional(13), reason: optional(14), attempt: optional(15), seats: optional(16))
     }
 
     /// The values in `order`, absent ones nil.
     private var values: [String?] {
-        [id, type, rid, event, category, user, qty, amount, currency, at, created, expires, paymentRef, paymentStatus, reason, attempt]
+        [id, type, rid, event, category, user, qty, amount, currency, at, created, expires, paymentRef, paymentStatus, reason, attempt, seats]
     }
 
     /// The value of the stream field `e`.

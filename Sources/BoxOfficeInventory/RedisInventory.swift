@@ -116,7 +116,8 @@ public struct RedisInventory: Sendable {
     /// `admitted`: the request carried a valid admission token for this buyer and event; an event
     /// with a waiting room refuses (`.notAdmitted`) a buyer without one or whose admission ended.
     public func reserve(
-        event: EventID, category: CategoryName, buyer: BuyerID, quantity: Int, idempotencyKey: String? = nil, admitted: Bool = false
+        event: EventID, category: CategoryName, buyer: BuyerID, quantity: Int, idempotencyKey: String? = nil, admitted: Bool = false,
+        seats: SeatRequest = .none
     ) async throws -> ReserveOutcome {
         let rate = configuration.reserveRate
         let lane = ReserveLane(
@@ -130,7 +131,8 @@ public struct RedisInventory: Sendable {
         for _ in 0..<3 {
             let id = ReservationID.fresh(in: event)
             let reply = try await reserves.submit(
-                ReserveItem(id: id, category: category, buyer: buyer, quantity: quantity, idempotencyKey: idem, admitted: admitted), lane: lane)
+                ReserveItem(id: id, category: category, buyer: buyer, quantity: quantity, idempotencyKey: idem, admitted: admitted, seats: seats),
+                lane: lane)
             let parts = try ScriptReply(reply)
             switch parts.status {
             case "held":
@@ -138,7 +140,8 @@ public struct RedisInventory: Sendable {
                 return .held(Reservation(
                     id: id, event: event, category: category.rawValue, buyer: buyer.rawValue, quantity: quantity,
                     price: Money(amount: try parts.int(3), currency: try parts.string(4)), status: .held,
-                    createdAtMs: created, expiresAtMs: expires), replayed: false)
+                    createdAtMs: created, expiresAtMs: expires,
+                    seats: try parts.string(5).split(separator: ",").map(String.init)), replayed: false)
             case "replayed":
                 guard let existing = ReservationID(try parts.string(1)), let r = try await reservation(existing) else {
                     throw RedisError(.protocolError, "idempotency key points at a missing reservation")
@@ -150,6 +153,11 @@ public struct RedisInventory: Sendable {
             case "invalid_qty": return .invalidQuantity(max: try parts.int(1))
             case "rate_limited": return .rateLimited(retryAfterMs: try parts.int(1), resetMs: try parts.int(2))
             case "not_admitted": return .notAdmitted
+            case "event_cancelled": return .eventCancelled
+            case "seated": return .seated(version: try parts.string(1))
+            case "not_seated": return .notSeated
+            case "map_changed": return .seatMapChanged
+            case "seats_taken": return .seatsTaken(offsets: try parts.string(1).split(separator: ",").compactMap { Int($0) })
             case "id_taken": continue
             default: throw parts.unexpected()
             }
@@ -198,6 +206,12 @@ public struct RedisInventory: Sendable {
                 command.append(item.idempotencyKey == nil ? "0" : "1")
                 command.append(randomUUID())
                 command.append(item.admitted ? "1" : "0")
+                switch item.seats {
+                case .none: command.append(""); command.append(""); command.append("")
+                case .best(let version): command.append("best"); command.append(""); command.append(version)
+                case .pick(let offsets, let version):
+                    command.append("pick"); command.append(offsets.map(String.init).joined(separator: ",")); command.append(version)
+                }
             }
         }
         guard let replies = reply.array, replies.count == items.count else {
@@ -209,12 +223,14 @@ public struct RedisInventory: Sendable {
     /// Confirms a buyer's live hold after a successful payment.
     public func confirm(_ id: ReservationID, buyer: BuyerID, paymentReference: String) async throws -> ConfirmOutcome {
         let keys = InventoryKeys(event: id.event)
-        let parts = try ScriptReply(try await redis.eval(InventoryScripts.confirm, keyCount: 5) { command in
+        let parts = try ScriptReply(try await redis.eval(InventoryScripts.confirm, keyCount: 7) { command in
             keys.append(.reservation(id), to: &command)
             keys.append(.stock, to: &command)
             keys.append(.holds, to: &command)
             keys.append(.outbox, to: &command)
             keys.append(.queueAdmissions, to: &command)
+            keys.append(.limits, to: &command)
+            keys.append(.meta, to: &command)
             command.append(buyer.rawValue)
             command.append(OutboxEntry.clean(paymentReference))
             command.append(Int(configuration.retention.inMilliseconds))
@@ -373,7 +389,8 @@ struct ScriptReply {
         else { throw RedisError(.protocolError, "malformed reservation hash") }
         return Reservation(id: rid, event: event, category: category, buyer: user, quantity: qty,
                            price: Money(amount: amount, currency: currency), status: status,
-                           createdAtMs: created, expiresAtMs: expires, paymentReference: d["payment_ref"])
+                           createdAtMs: created, expiresAtMs: expires, paymentReference: d["payment_ref"],
+                           seats: d["seat_ids"].map { $0.split(separator: ",").map(String.init) } ?? [], late: d["late"] == "1")
     }
 }
 
@@ -398,4 +415,6 @@ struct ReserveItem: Sendable {
     let idempotencyKey: String?
     /// Whether the request carried a valid admission token (for an event with a waiting room).
     var admitted = false
+    /// The seats asked for (none: general admission).
+    var seats: SeatRequest = .none
 }

@@ -26,13 +26,23 @@ public struct EventRecord: Sendable, Equatable {
     public var venue: String
     public var startsAt: Date
     public var categories: [CategoryRecord]
+    /// The event's hold time; nil: the server's default.
+    public var holdTTLSeconds: Int?
+    /// Buyers may refund until this many hours before the start.
+    public var refundCutoffHours: Int
+    /// When an admin cancelled the event; nil while it is on.
+    public var cancelledAt: Date?
 
-    public init(id: EventID, name: String, venue: String, startsAt: Date, categories: [CategoryRecord]) {
+    public init(id: EventID, name: String, venue: String, startsAt: Date, categories: [CategoryRecord],
+                holdTTLSeconds: Int? = nil, refundCutoffHours: Int = 24, cancelledAt: Date? = nil) {
         self.id = id
         self.name = name
         self.venue = venue
         self.startsAt = startsAt
         self.categories = categories
+        self.holdTTLSeconds = holdTTLSeconds
+        self.refundCutoffHours = refundCutoffHours
+        self.cancelledAt = cancelledAt
     }
 }
 
@@ -42,12 +52,15 @@ public struct CategoryRecord: Sendable, Equatable {
     public var totalStock: Int
     public var price: Money
     public var maxPerUser: Int?
+    /// Whether the category has a seat map.
+    public var seated: Bool
 
-    public init(name: String, totalStock: Int, price: Money, maxPerUser: Int?) {
+    public init(name: String, totalStock: Int, price: Money, maxPerUser: Int?, seated: Bool = false) {
         self.name = name
         self.totalStock = totalStock
         self.price = price
         self.maxPerUser = maxPerUser
+        self.seated = seated
     }
 }
 
@@ -63,6 +76,8 @@ public struct BookingRecord: Sendable, Equatable {
     public var updatedAt: Date
     public var expiresAt: Date?
     public var confirmedAt: Date?
+    public var seats: [String]? = nil
+    public var late = false
 }
 
 /// Accounts.
@@ -81,6 +96,12 @@ public protocol CatalogRepository: Sendable {
     func event(_ id: EventID) async throws -> EventRecord?
     /// Events by start time, then id; `after` is a keyset cursor.
     func events(limit: Int, after: (Date, String)?) async throws -> [EventRecord]
+    /// Records a category's seat map (its stock becomes its seat count).
+    func setSeatMap(_ map: SeatMap, category: String, event: EventID) async throws
+    /// Marks an event cancelled (the first time only).
+    func cancelEvent(_ id: EventID) async throws
+    /// The reservations of an event whose booking is confirmed.
+    func confirmedReservations(event: EventID) async throws -> [String]
 }
 
 /// Bookings read back for buyers.
@@ -123,7 +144,8 @@ public struct PostgresRepositories: UserRepository, CatalogRepository, BookingRe
 
     public func createEvent(_ event: EventRecord) async throws {
         try await db.query("""
-            INSERT INTO events (id, name, venue, starts_at) VALUES (\(event.id.rawValue), \(event.name), \(event.venue), \(event.startsAt))
+            INSERT INTO events (id, name, venue, starts_at, hold_ttl_seconds, refund_cutoff_hours)
+            VALUES (\(event.id.rawValue), \(event.name), \(event.venue), \(event.startsAt), \(event.holdTTLSeconds), \(event.refundCutoffHours))
             """)
     }
 
@@ -146,10 +168,10 @@ public struct PostgresRepositories: UserRepository, CatalogRepository, BookingRe
 
     public func event(_ id: EventID) async throws -> EventRecord? {
         try await db.withConnection { c -> EventRecord? in
-            guard let row = try c.query("SELECT id, name, venue, starts_at FROM events WHERE id = \(id.rawValue)").first else { return nil }
+            guard let row = try c.query("SELECT \(unescaped: Self.eventColumns) FROM events WHERE id = \(id.rawValue)").first else { return nil }
             var event = try Self.event(row)
             event.categories = try c.query("""
-                SELECT name, total_stock, price, currency, max_per_user FROM ticket_categories
+                SELECT name, total_stock, price, currency, max_per_user, seat_map IS NOT NULL FROM ticket_categories
                 WHERE event_id = \(id.rawValue) ORDER BY created_at, name
                 """).map(Self.category)
             return event
@@ -161,24 +183,25 @@ public struct PostgresRepositories: UserRepository, CatalogRepository, BookingRe
             let rows: PostgresRows
             if let (date, id) = after {
                 rows = try c.query("""
-                    SELECT id, name, venue, starts_at FROM events WHERE (starts_at, id) > (\(date), \(id))
+                    SELECT \(unescaped: Self.eventColumns) FROM events WHERE (starts_at, id) > (\(date), \(id))
                     ORDER BY starts_at, id LIMIT \(limit)
                     """)
             } else {
-                rows = try c.query("SELECT id, name, venue, starts_at FROM events ORDER BY starts_at, id LIMIT \(limit)")
+                rows = try c.query("SELECT \(unescaped: Self.eventColumns) FROM events ORDER BY starts_at, id LIMIT \(limit)")
             }
             var events = try rows.map(Self.event)
             let ids = events.map(\.id.rawValue)
             guard !ids.isEmpty else { return [] }
             let categories = try c.query("""
-                SELECT event_id, name, total_stock, price, currency, max_per_user FROM ticket_categories
+                SELECT event_id, name, total_stock, price, currency, max_per_user, seat_map IS NOT NULL FROM ticket_categories
                 WHERE event_id = ANY(\("{" + ids.joined(separator: ",") + "}")::text[]) ORDER BY created_at, name
                 """)
             var byEvent: [String: [CategoryRecord]] = [:]
             for row in categories {
                 byEvent[try row.string(0) ?? "", default: []].append(CategoryRecord(
                     name: try row.string(1) ?? "", totalStock: try row.int(2) ?? 0,
-                    price: Money(amount: try row.int(3) ?? 0, currency: try row.string(4) ?? ""), maxPerUser: try row.int(5)))
+                    price: Money(amount: try row.int(3) ?? 0, currency: try row.string(4) ?? ""), maxPerUser: try row.int(5),
+                    seated: try row.bool(6) ?? false))
             }
             for i in events.indices { events[i].categories = byEvent[events[i].id.rawValue] ?? [] }
             return events
@@ -189,13 +212,13 @@ public struct PostgresRepositories: UserRepository, CatalogRepository, BookingRe
         let rows: PostgresRows
         if let (date, id) = before {
             rows = try await db.query("""
-                SELECT reservation_id, event_id, category, qty, amount, currency, status, created_at, updated_at, expires_at, confirmed_at
+                SELECT \(unescaped: Self.bookingColumns)
                 FROM bookings WHERE user_id = \(user) AND (created_at, reservation_id) < (\(date), \(id))
                 ORDER BY created_at DESC, reservation_id DESC LIMIT \(limit)
                 """)
         } else {
             rows = try await db.query("""
-                SELECT reservation_id, event_id, category, qty, amount, currency, status, created_at, updated_at, expires_at, confirmed_at
+                SELECT \(unescaped: Self.bookingColumns)
                 FROM bookings WHERE user_id = \(user)
                 ORDER BY created_at DESC, reservation_id DESC LIMIT \(limit)
                 """)
@@ -205,17 +228,40 @@ public struct PostgresRepositories: UserRepository, CatalogRepository, BookingRe
                 reservationID: try row.string(0) ?? "", eventID: try row.string(1) ?? "", category: try row.string(2) ?? "",
                 quantity: try row.int(3) ?? 0, price: Money(amount: try row.int(4) ?? 0, currency: try row.string(5) ?? ""),
                 status: try row.string(6) ?? "", createdAt: try row.date(7) ?? Date(timeIntervalSince1970: 0),
-                updatedAt: try row.date(8) ?? Date(timeIntervalSince1970: 0), expiresAt: try row.date(9), confirmedAt: try row.date(10))
+                updatedAt: try row.date(8) ?? Date(timeIntervalSince1970: 0), expiresAt: try row.date(9), confirmedAt: try row.date(10),
+                seats: try row.string(11).map { $0.split(separator: ",").map(String.init) }, late: try row.bool(12) ?? false)
         }
+    }
+
+    static let bookingColumns = "reservation_id, event_id, category, qty, amount, currency, status, created_at, updated_at, expires_at, confirmed_at, seats, late"
+    static let eventColumns = "id, name, venue, starts_at, hold_ttl_seconds, refund_cutoff_hours, cancelled_at"
+
+    public func setSeatMap(_ map: SeatMap, category: String, event: EventID) async throws {
+        let json = String(decoding: try JSONEncoder().encode(map), as: UTF8.self)
+        try await db.query("""
+            UPDATE ticket_categories SET seat_map = \(json)::jsonb, total_stock = \(map.seatCount)
+            WHERE event_id = \(event.rawValue) AND name = \(category)
+            """)
+    }
+
+    public func cancelEvent(_ id: EventID) async throws {
+        try await db.query("UPDATE events SET cancelled_at = now() WHERE id = \(id.rawValue) AND cancelled_at IS NULL")
+    }
+
+    public func confirmedReservations(event: EventID) async throws -> [String] {
+        try await db.query("SELECT reservation_id FROM bookings WHERE event_id = \(event.rawValue) AND status = 'confirmed'")
+            .map { try $0.string(0) ?? "" }
     }
 
     static func event(_ row: PostgresRow) throws -> EventRecord {
         EventRecord(id: EventID(try row.string(0) ?? "") ?? EventID("invalid")!, name: try row.string(1) ?? "",
-                    venue: try row.string(2) ?? "", startsAt: try row.date(3) ?? Date(timeIntervalSince1970: 0), categories: [])
+                    venue: try row.string(2) ?? "", startsAt: try row.date(3) ?? Date(timeIntervalSince1970: 0), categories: [],
+                    holdTTLSeconds: try row.int(4), refundCutoffHours: try row.int(5) ?? 24, cancelledAt: try row.date(6))
     }
 
     static func category(_ row: PostgresRow) throws -> CategoryRecord {
         CategoryRecord(name: try row.string(0) ?? "", totalStock: try row.int(1) ?? 0,
-                       price: Money(amount: try row.int(2) ?? 0, currency: try row.string(3) ?? ""), maxPerUser: try row.int(4))
+                       price: Money(amount: try row.int(2) ?? 0, currency: try row.string(3) ?? ""), maxPerUser: try row.int(4),
+                       seated: try row.bool(5) ?? false)
     }
 }

@@ -24,6 +24,9 @@ public struct BookingWriter: Sendable {
         public var applied: [ReservationEventType: Int] = [:]
         /// Events seen before (skipped).
         public var duplicates = 0
+        /// Seats a confirmed booking of this batch names that PostgreSQL has sold to another
+        /// reservation (`event_id|seat`): Redis sold a seat twice, which the seat guard refuses.
+        public var seatConflicts: [String] = []
     }
 
     /// One row of `bookings`, merged from every new event of a reservation in the batch.
@@ -32,17 +35,24 @@ public struct BookingWriter: Sendable {
         var qty: Int, amount: Int, currency: String
         var status: ReservationStatus
         var createdAt: String?, expiresAt: String?
-        var heldAt: String?, confirmedAt: String?, cancelledAt: String?, expiredAt: String?
+        var heldAt: String?, confirmedAt: String?, cancelledAt: String?, expiredAt: String?, refundedAt: String?
+        var late = false
+        var seats: String?
 
         mutating func merge(_ e: ReservationEvent) {
-            if status == .held { status = e.type.status }
+            status = status.advanced(to: e.type.status)
             createdAt = createdAt ?? e.created_at
             expiresAt = expiresAt ?? e.expires_at
+            seats = seats ?? e.seatList
             switch e.type {
             case .held, .paymentFailed: heldAt = heldAt ?? (e.type == .held ? e.occurred_at : nil)
-            case .confirmed: confirmedAt = confirmedAt ?? e.occurred_at
+            case .confirmed:
+                confirmedAt = confirmedAt ?? e.occurred_at
+                late = late || e.late == true
             case .cancelled: cancelledAt = cancelledAt ?? e.occurred_at
             case .expired: expiredAt = expiredAt ?? e.occurred_at
+            case .refundRequired: break
+            case .refunded, .paymentRefunded: refundedAt = refundedAt ?? e.occurred_at
             }
         }
     }
@@ -69,6 +79,14 @@ public struct BookingWriter: Sendable {
         }
     }
 
+    /// The `payments.status` of an event's payment status.
+    static func paymentStatus(_ status: String) -> String {
+        switch status {
+        case "failed", "refund_owed", "refunded": return status
+        default: return "succeeded"
+        }
+    }
+
     /// `id` with ASCII capitals lowered; the id itself (no copy) when it has none, as the
     /// relay's lowercase UUIDs never do.
     static func caseFolded(_ id: String) -> String {
@@ -89,14 +107,15 @@ public struct BookingWriter: Sendable {
             if !held.isEmpty {
                 let rows: SQL = """
                     INSERT INTO bookings (reservation_id, event_id, category, user_id, qty, amount, currency, status,
-                                          expires_at, held_at, created_at, updated_at)
-                    SELECT r, e, c, u, q, a, cur, 'held', exp, h, COALESCE(cr, h), now()
+                                          expires_at, held_at, created_at, updated_at, seats)
+                    SELECT r, e, c, u, q, a, cur, 'held', exp, h, COALESCE(cr, h), now(), st
                     FROM unnest(\(PostgresArray(held.map(\.reservation_id)))::text[], \(PostgresArray(held.map(\.event_id)))::text[],
                                 \(PostgresArray(held.map(\.category)))::text[], \(PostgresArray(held.map(\.user_id)))::text[],
                                 \(PostgresArray(held.map(\.qty)))::int[], \(PostgresArray(held.map(\.amount)))::bigint[],
                                 \(PostgresArray(held.map(\.currency)))::text[], \(PostgresArray(held.map(\.expires_at)))::timestamptz[],
-                                \(PostgresArray(held.map(\.occurred_at)))::timestamptz[], \(PostgresArray(held.map(\.created_at)))::timestamptz[])
-                         AS t(r, e, c, u, q, a, cur, exp, h, cr)
+                                \(PostgresArray(held.map(\.occurred_at)))::timestamptz[], \(PostgresArray(held.map(\.created_at)))::timestamptz[],
+                                \(PostgresArray(held.map(\.seatList)))::text[])
+                         AS t(r, e, c, u, q, a, cur, exp, h, cr, st)
                     """
                 let created: Int
                 if heldRowsAreNew {
@@ -107,6 +126,7 @@ public struct BookingWriter: Sendable {
 
                         ON CONFLICT (reservation_id) DO UPDATE SET
                             held_at    = EXCLUDED.held_at,
+                            seats      = COALESCE(bookings.seats, EXCLUDED.seats),
                             expires_at = COALESCE(bookings.expires_at, EXCLUDED.expires_at),
                             created_at = LEAST(bookings.created_at, EXCLUDED.created_at),
                             updated_at = now()
@@ -146,33 +166,66 @@ public struct BookingWriter: Sendable {
             let r = order.map { rows[$0]! }
             try c.query("""
                 INSERT INTO bookings (reservation_id, event_id, category, user_id, qty, amount, currency, status,
-                                      expires_at, held_at, confirmed_at, cancelled_at, expired_at, created_at, updated_at)
-                SELECT r, e, c, u, q, a, cur, s, exp, h, cf, cn, ex, COALESCE(cr, h, cf, cn, ex, now()), now()
+                                      expires_at, held_at, confirmed_at, cancelled_at, expired_at, refunded_at, late, seats,
+                                      created_at, updated_at)
+                SELECT r, e, c, u, q, a, cur, s, exp, h, cf, cn, ex, rf, lt, st, COALESCE(cr, h, cf, cn, ex, rf, now()), now()
                 FROM unnest(\(PostgresArray(r.map(\.reservation)))::text[], \(PostgresArray(r.map(\.event)))::text[],
                             \(PostgresArray(r.map(\.category)))::text[], \(PostgresArray(r.map(\.user)))::text[],
                             \(PostgresArray(r.map(\.qty)))::int[], \(PostgresArray(r.map(\.amount)))::bigint[],
                             \(PostgresArray(r.map(\.currency)))::text[], \(PostgresArray(r.map(\.status.rawValue)))::text[],
                             \(PostgresArray(r.map(\.expiresAt)))::timestamptz[], \(PostgresArray(r.map(\.heldAt)))::timestamptz[],
                             \(PostgresArray(r.map(\.confirmedAt)))::timestamptz[], \(PostgresArray(r.map(\.cancelledAt)))::timestamptz[],
-                            \(PostgresArray(r.map(\.expiredAt)))::timestamptz[], \(PostgresArray(r.map(\.createdAt)))::timestamptz[])
-                     AS t(r, e, c, u, q, a, cur, s, exp, h, cf, cn, ex, cr)
+                            \(PostgresArray(r.map(\.expiredAt)))::timestamptz[], \(PostgresArray(r.map(\.refundedAt)))::timestamptz[],
+                            \(PostgresArray(r.map { $0.late ? "t" : "f" }))::bool[], \(PostgresArray(r.map(\.seats)))::text[],
+                            \(PostgresArray(r.map(\.createdAt)))::timestamptz[])
+                     AS t(r, e, c, u, q, a, cur, s, exp, h, cf, cn, ex, rf, lt, st, cr)
                 ON CONFLICT (reservation_id) DO UPDATE SET
-                    status       = CASE WHEN bookings.status = 'held' THEN EXCLUDED.status ELSE bookings.status END,
+                    -- ReservationStatus.advanced(to:): a hold ends once, an expired one may be
+                    -- confirmed late, a confirmed one refunded; in any order of arrival.
+                    status       = CASE WHEN bookings.status = 'held'
+                                          OR (bookings.status = 'expired' AND EXCLUDED.status IN ('confirmed', 'refunded'))
+                                          OR (bookings.status = 'confirmed' AND EXCLUDED.status = 'refunded')
+                                        THEN EXCLUDED.status ELSE bookings.status END,
                     expires_at   = COALESCE(bookings.expires_at, EXCLUDED.expires_at),
                     held_at      = COALESCE(bookings.held_at, EXCLUDED.held_at),
                     confirmed_at = COALESCE(bookings.confirmed_at, EXCLUDED.confirmed_at),
                     cancelled_at = COALESCE(bookings.cancelled_at, EXCLUDED.cancelled_at),
                     expired_at   = COALESCE(bookings.expired_at, EXCLUDED.expired_at),
+                    refunded_at  = COALESCE(bookings.refunded_at, EXCLUDED.refunded_at),
+                    late         = bookings.late OR EXCLUDED.late,
+                    seats        = COALESCE(bookings.seats, EXCLUDED.seats),
                     created_at   = LEAST(bookings.created_at, EXCLUDED.created_at),
                     updated_at   = now()
                 """)
+
+            // The seat guard: a confirmed seated booking owns its seats; any other gives them up.
+            let seated = r.filter { $0.seats != nil }.map(\.reservation)
+            if !seated.isEmpty {
+                try c.query("""
+                    DELETE FROM booking_seats bs USING bookings b
+                    WHERE bs.reservation_id = b.reservation_id AND b.reservation_id = ANY(\(PostgresArray(seated))::text[])
+                      AND b.status <> 'confirmed'
+                    """)
+                try c.query("""
+                    INSERT INTO booking_seats (event_id, seat, reservation_id)
+                    SELECT b.event_id, unnest(string_to_array(b.seats, ',')), b.reservation_id FROM bookings b
+                    WHERE b.reservation_id = ANY(\(PostgresArray(seated))::text[]) AND b.status = 'confirmed'
+                    ON CONFLICT (event_id, seat) DO NOTHING
+                    """)
+                result.seatConflicts = try c.query("""
+                    SELECT b.event_id || '|' || s.seat FROM bookings b, unnest(string_to_array(b.seats, ',')) AS s(seat)
+                    JOIN booking_seats bs ON bs.seat = s.seat
+                    WHERE b.reservation_id = ANY(\(PostgresArray(seated))::text[]) AND b.status = 'confirmed'
+                      AND bs.event_id = b.event_id AND bs.reservation_id <> b.reservation_id
+                    """).map { try $0.string(0) ?? "" }
+            }
 
             let payments = new.compactMap { e -> (ReservationEvent, PaymentInfo)? in e.payment.map { (e, $0) } }
             if !payments.isEmpty {
                 try c.query("""
                     INSERT INTO payments (id, reservation_id, status, amount, currency, created_at)
                     SELECT * FROM unnest(\(PostgresArray(payments.map(\.1.ref)))::text[], \(PostgresArray(payments.map(\.0.reservation_id)))::text[],
-                                         \(PostgresArray(payments.map { $0.1.status == "failed" ? "failed" : "succeeded" }))::text[],
+                                         \(PostgresArray(payments.map { Self.paymentStatus($0.1.status) }))::text[],
                                          \(PostgresArray(payments.map(\.1.amount)))::bigint[], \(PostgresArray(payments.map(\.1.currency)))::text[],
                                          \(PostgresArray(payments.map(\.0.occurred_at)))::timestamptz[])
                     ON CONFLICT (id) DO NOTHING

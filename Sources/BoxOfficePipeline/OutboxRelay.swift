@@ -358,14 +358,19 @@ public struct OutboxRelay: Service {
         else { throw EnvelopeError(field: "type/qty/amount/at") }
         let currency = try need(f.currency, "currency")
         var payment: PaymentInfo? = nil
+        // A confirm whose payment came after the hold's time carries reason `late`: the envelope's flag.
+        let late = type == .confirmed && f.reason == "late"
         if let ref = f.paymentRef {
             payment = PaymentInfo(ref: ref, status: f.paymentStatus ?? "succeeded", amount: amount, currency: currency,
-                                  reason: f.reason, attempt: f.attempt.flatMap { Int($0) })
+                                  reason: late ? nil : f.reason, attempt: f.attempt.flatMap { Int($0) })
         }
-        return ReservationEvent(
+        var event = ReservationEvent(
             id: try need(f.id, "id"), type: type, occurredAt: at, reservationID: try need(f.rid, "rid"), eventID: try need(f.event, "event"),
             category: try need(f.category, "category"), userID: try need(f.user, "user"), quantity: qty, amount: amount, currency: currency,
             createdAt: ms(f.created), expiresAt: ms(f.expires), payment: payment)
+        event.seats = f.seats.map { $0.split(separator: ",").map(String.init) }
+        if late { event.late = true }
+        return event
     }
 }
 

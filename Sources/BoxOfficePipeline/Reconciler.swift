@@ -96,6 +96,7 @@ public struct Reconciler: Sendable {
                 case .confirmed: at = r["confirmed_at"] ?? r["created"] ?? "0"
                 case .cancelled: at = r["cancelled_at"] ?? r["created"] ?? "0"
                 case .expired: at = r["expired_at"] ?? r["created"] ?? "0"
+                case .refunded: at = r["refunded_at"] ?? r["created"] ?? "0"
                 default: at = r["created"] ?? "0"
                 }
                 let confirmedRef = type == .confirmed ? r["payment_ref"] : nil
@@ -103,7 +104,8 @@ public struct Reconciler: Sendable {
                     id: UUID().uuidString.lowercased(), type: type.rawValue, rid: id.rawValue, event: event.rawValue,
                     category: r["category"] ?? "", user: r["user"] ?? "", qty: r["qty"] ?? "0", amount: r["amount"] ?? "0",
                     currency: r["currency"] ?? "", at: at, created: r["created"] ?? "0", expires: r["expires"] ?? "0",
-                    paymentRef: confirmedRef, paymentStatus: confirmedRef == nil ? nil : "succeeded")
+                    paymentRef: confirmedRef, paymentStatus: confirmedRef == nil ? nil : "succeeded",
+                    reason: type == .confirmed && r["late"] == "1" ? "late" : nil, seats: r["seat_ids"])
                 try await redis.send(["XADD", .string(keys.outbox), "*", "e", .string(entry.packed)])
                 queued += 1
             }

@@ -18,6 +18,7 @@ public struct Migration: Sendable {
     /// The migrations embedded in this binary, in order.
     public static let all: [Migration] = [
         Migration(version: 1, name: "initial", sql: String(decoding: PackageResources.m0001_initial_sql, as: UTF8.self)),
+        Migration(version: 2, name: "seats_refunds", sql: String(decoding: PackageResources.m0002_seats_refunds_sql, as: UTF8.self)),
     ]
 }
 

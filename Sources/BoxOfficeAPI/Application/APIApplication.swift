@@ -82,10 +82,13 @@ public func buildAPIRouter(
         signUpRule: RateLimitRule(name: "signup", limit: settings.signUpPerMinute, period: .seconds(60)),
         loginRule: RateLimitRule(name: "login", limit: settings.loginPerMinute, period: .seconds(60))
     ).register(on: router)
-    CatalogRoutes(catalog: repositories, inventory: inventory, defaultCurrency: settings.defaultCurrency).register(on: router)
+    let payments = SimulatedPaymentGateway(redis: dependencies.redis, logger: logger)
+    let catalogRoutes = CatalogRoutes(catalog: repositories, inventory: inventory, defaultCurrency: settings.defaultCurrency, payments: payments)
+    catalogRoutes.register(on: router)
+    let seatMaps = SeatMaps(inventory: inventory)
+    SeatRoutes(catalog: repositories, inventory: inventory, seatMaps: seatMaps, catalogCache: catalogRoutes).register(on: router)
     ReservationRoutes(
-        inventory: inventory, payments: SimulatedPaymentGateway(redis: dependencies.redis, logger: logger),
-        bookings: repositories, tokens: tokens
+        inventory: inventory, payments: payments, bookings: repositories, catalog: repositories, tokens: tokens, seatMaps: seatMaps
     ).register(on: router)
     QueueRoutes(
         inventory: inventory, catalog: repositories, tokens: tokens, limiter: limiter,

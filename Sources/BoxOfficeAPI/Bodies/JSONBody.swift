@@ -7,8 +7,8 @@ import NIOCore
 /// Reads a JSON request body into `T`, turning every failure into a clear 4xx:
 /// 413 over the size limit, 415 for a non-JSON content type, 400 for malformed
 /// JSON, 422 naming the field for a missing field or a wrong type.
-func decodeJSON<T: Decodable>(_ type: T.Type, from request: Request, context: BoxOfficeRequestContext) async throws -> T {
-    try decode(T.self, from: try await collectJSONBody(request, context: context))
+func decodeJSON<T: Decodable>(_ type: T.Type, from request: Request, context: BoxOfficeRequestContext, limit: Int? = nil) async throws -> T {
+    try decode(T.self, from: try await collectJSONBody(request, context: context, limit: limit))
 }
 
 /// A request body with a fast path: `scanned` reads the plain shape clients send
@@ -25,8 +25,9 @@ func decodeJSON<T: ScannableRequestBody>(_ type: T.Type, from request: Request, 
     return try decode(T.self, from: buffer)
 }
 
-/// The body of a request that must be JSON: 415 for another content type, 413 over the size limit.
-private func collectJSONBody(_ request: Request, context: BoxOfficeRequestContext) async throws -> ByteBuffer {
+/// The body of a request that must be JSON: 415 for another content type, 413 over the size limit
+/// (the context's, or `limit` for a route that takes larger documents).
+private func collectJSONBody(_ request: Request, context: BoxOfficeRequestContext, limit: Int? = nil) async throws -> ByteBuffer {
     if let contentType = request.headers[.contentType], !asciiHasPrefixIgnoringCase(contentType, "application/json") {
         throw Problem(status: .unsupportedMediaType, code: "unsupported_media_type", title: "Unsupported Media Type",
                       detail: "Send the body as application/json.")
@@ -34,7 +35,7 @@ private func collectJSONBody(_ request: Request, context: BoxOfficeRequestContex
     // Read here rather than with `request.body.collect(upTo:)`: that generic is a concurrent async
     // function, whose entry and exit re-enqueue the request's task; this loop runs on the
     // caller's executor.
-    let limit = context.maxUploadSize
+    let limit = limit ?? context.maxUploadSize
     // A body whose Content-Length the first part already fills is whole: its end is left
     // for Hummingbird, which reads past every request's end anyway, instead of costing this
     // request another turn of the body's iterator.

@@ -6,10 +6,16 @@ enum BusinessMetrics {
     private static let reservations = CounterFamily(label: "reservation_total", dimension: "result")
     private static let failedReservations = CounterFamily(label: "failed_reservation_total", dimension: "reason")
     private static let confirmations = CounterFamily(label: "confirmation_total", dimension: "result")
+    private static let refunds = CounterFamily(label: "refund_total", dimension: "by")
+    private static let lateConfirmations = CounterFamily(label: "late_confirmation_total", dimension: "result")
 
     static func reservation(_ result: String) { reservations.counter(result).increment() }
     static func failedReservation(_ reason: String) { failedReservations.counter(reason).increment() }
     static func confirmation(_ result: String) { confirmations.counter(result).increment() }
+    /// A booking refunded, by `owner` or `admin`.
+    static func refund(by: String) { refunds.counter(by).increment() }
+    /// A payment after the hold's time: `accepted` (confirmed late) or `refused` (refund owed).
+    static func lateConfirmation(_ result: String) { lateConfirmations.counter(result).increment() }
 }
 
 /// The counters of one label over the values of one dimension, each made once.

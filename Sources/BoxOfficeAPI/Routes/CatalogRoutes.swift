@@ -12,6 +12,7 @@ struct CatalogRoutes {
     let catalog: any CatalogRepository
     let inventory: RedisInventory
     let defaultCurrency: String
+    let payments: any PaymentGateway
     let events = SingleFlightCache<String, EventRecord?>(ttl: .seconds(2))
     let lists = SingleFlightCache<String, [EventRecord]>(ttl: .seconds(1))
     let availability = SingleFlightCache<String, [CategoryAvailability]>(ttl: .milliseconds(200))
@@ -20,6 +21,8 @@ struct CatalogRoutes {
         var name: String
         var venue: String
         var starts_at: String
+        var hold_ttl_seconds: Int?
+        var refund_cutoff_hours: Int?
     }
 
     struct NewCategory: Decodable {
@@ -37,6 +40,7 @@ struct CatalogRoutes {
         var price: Int
         var currency: String
         var max_per_user: Int?
+        var seated: Bool
 
         init(event: EventID, _ c: CategoryRecord) {
             event_id = event.rawValue
@@ -45,6 +49,7 @@ struct CatalogRoutes {
             price = c.price.amount
             currency = c.price.currency
             max_per_user = c.maxPerUser
+            seated = c.seated
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -55,9 +60,10 @@ struct CatalogRoutes {
             try c.encode(price, forKey: .price)
             try c.encode(currency, forKey: .currency)
             try c.encode(max_per_user, forKey: .max_per_user)  // explicit null when absent
+            try c.encode(seated, forKey: .seated)
         }
 
-        enum CodingKeys: String, CodingKey { case event_id, name, total_stock, price, currency, max_per_user }
+        enum CodingKeys: String, CodingKey { case event_id, name, total_stock, price, currency, max_per_user, seated }
     }
 
     struct EventBody: ResponseEncodable, Sendable {
@@ -65,13 +71,19 @@ struct CatalogRoutes {
         var name: String
         var venue: String
         var starts_at: String
+        var hold_ttl_seconds: Int
+        var refund_cutoff_hours: Int
+        var status: String
         var categories: [CategoryBody]
 
-        init(_ e: EventRecord) {
+        init(_ e: EventRecord, defaultHoldTTL: Int) {
             id = e.id.rawValue
             name = e.name
             venue = e.venue
             starts_at = RFC3339.string(e.startsAt)
+            hold_ttl_seconds = e.holdTTLSeconds ?? defaultHoldTTL
+            refund_cutoff_hours = e.refundCutoffHours
+            status = e.cancelledAt == nil ? "on_sale" : "cancelled"
             categories = e.categories.map { CategoryBody(event: e.id, $0) }
         }
     }
@@ -95,7 +107,8 @@ struct CatalogRoutes {
         router.post("/events") { request, context in try await createEvent(request, context) }
         router.post("/events/{id}/ticket-category") { request, context in try await createCategory(request, context) }
         router.get("/events") { request, context in try await listEvents(request, context) }
-        router.get("/events/{id}") { _, context in EventBody(try await existingEvent(context)) }
+        router.get("/events/{id}") { _, context in EventBody(try await existingEvent(context), defaultHoldTTL: defaultHoldTTL) }
+        router.post("/events/{id}/cancel") { _, context in try await cancelEvent(context) }
         router.get("/events/{id}/availability") { _, context in try await availability(context) }
         router.get("/events/{id}/stock") { _, context in try await stock(context) }
     }
@@ -110,11 +123,16 @@ struct CatalogRoutes {
         guard let startsAt = RFC3339.parse(body.starts_at) else {
             throw Problem.validation("starts_at must be an RFC 3339 date-time, e.g. 2027-06-01T19:30:00Z.")
         }
-        let event = EventRecord(id: EventID.random(), name: name, venue: venue, startsAt: startsAt, categories: [])
+        if let ttl = body.hold_ttl_seconds, !(30...3600).contains(ttl) { throw Problem.validation("hold_ttl_seconds must be between 30 and 3600.") }
+        if let hours = body.refund_cutoff_hours, !(0...8760).contains(hours) { throw Problem.validation("refund_cutoff_hours must be between 0 and 8760.") }
+        let event = EventRecord(id: EventID.random(), name: name, venue: venue, startsAt: startsAt, categories: [],
+                                holdTTLSeconds: body.hold_ttl_seconds, refundCutoffHours: body.refund_cutoff_hours ?? 24)
         try await catalog.createEvent(event)
+        // The hold time goes to Redis now; reserves read it in the script that holds.
+        if let ttl = body.hold_ttl_seconds { try await inventory.setEventSettings(event: event.id, holdTTL: .seconds(ttl)) }
         lists.removeAll()
         context.logger.info("event created", metadata: [LogKey.eventID: "\(event.id)"])
-        return Created(body: EventBody(event))
+        return Created(body: EventBody(event, defaultHoldTTL: defaultHoldTTL))
     }
 
     func createCategory(_ request: Request, _ context: BoxOfficeRequestContext) async throws -> Created<CategoryBody> {
@@ -129,7 +147,7 @@ struct CatalogRoutes {
         let currency = body.currency ?? defaultCurrency
         guard Money.isCurrencyCode(currency) else { throw Problem.validation("currency must be an ISO 4217 code such as EUR.") }
         if let max = body.max_per_user, !(1...1000).contains(max) { throw Problem.validation("max_per_user must be between 1 and 1000.") }
-        guard try await catalog.event(eventID) != nil else { throw Problem.notFound("No event \(eventID).") }
+        guard let event = try await catalog.event(eventID) else { throw Problem.notFound("No event \(eventID).") }
 
         let category = CategoryRecord(name: name.rawValue, totalStock: body.total_stock, price: Money(amount: body.price, currency: currency),
                                       maxPerUser: body.max_per_user)
@@ -142,6 +160,7 @@ struct CatalogRoutes {
         }
         // The stock goes to Redis in the same request; if that fails the row is removed again.
         do {
+            if let ttl = event.holdTTLSeconds { try await inventory.setEventSettings(event: eventID, holdTTL: .seconds(ttl)) }
             let outcome = try await inventory.initCategory(
                 event: eventID, category: name, totalStock: category.totalStock, price: category.price, maxPerUser: category.maxPerUser)
             if case .belowCommitted(let held, let confirmed) = outcome {
@@ -174,7 +193,7 @@ struct CatalogRoutes {
         }
         let items = Array(page.prefix(limit))
         let next = page.count > limit ? items.last.map { Cursor.encode($0.startsAt, $0.id.rawValue) } : nil
-        return EventList(items: items.map(EventBody.init), next_cursor: next)
+        return EventList(items: items.map { EventBody($0, defaultHoldTTL: defaultHoldTTL) }, next_cursor: next)
     }
 
     struct StockBody: ResponseEncodable, Sendable {
@@ -210,6 +229,52 @@ struct CatalogRoutes {
         })
     }
 
+
+    /// The server's default hold time, in seconds.
+    var defaultHoldTTL: Int { Int(inventory.configuration.holdTTL.components.seconds) }
+
+    /// Drops what the caches hold of an event (after a change to it).
+    func forget(_ id: EventID) {
+        events.invalidate(id.rawValue)
+        lists.removeAll()
+        availability.invalidate(id.rawValue)
+    }
+
+    struct CancelBody: ResponseEncodable, Sendable {
+        var event_id: String
+        var status: String
+        var refunded: Int
+        var already_refunded: Int
+    }
+
+    /// Cancels an event (admin): its sales stop and every confirmed booking is refunded, its tickets
+    /// back in stock. Repeating it refunds what a first run missed and nothing twice.
+    func cancelEvent(_ context: BoxOfficeRequestContext) async throws -> CancelBody {
+        _ = try context.requireAdmin()
+        let id = try context.pathEvent()
+        guard try await catalog.event(id) != nil else { throw Problem.notFound("No event \(id).") }
+        try await catalog.cancelEvent(id)
+        try await inventory.setEventSettings(event: id, holdTTL: nil, cancelled: true)
+        forget(id)
+        // Redis has every booking of the retention period; PostgreSQL may have older ones.
+        var ids = Set(try await inventory.reservations(event: id, status: .confirmed).map(\.rawValue))
+        ids.formUnion(try await catalog.confirmedReservations(event: id))
+        var refunded = 0, already = 0
+        for raw in ids.sorted() {
+            guard let rid = ReservationID(raw) else { continue }
+            switch try await inventory.refund(rid, buyer: nil) {
+            case .refunded(let r):
+                refunded += 1
+                BusinessMetrics.refund(by: "admin")
+                if let reference = r.paymentReference { try await payments.refund(reference: reference, reservation: rid) }
+            case .alreadyRefunded: already += 1
+            case .notConfirmed, .notFound, .notOwner:
+                context.logger.warning("booking not refunded by the event's cancel", metadata: [LogKey.reservationID: "\(rid)"])
+            }
+        }
+        context.logger.info("event cancelled", metadata: [LogKey.eventID: "\(id)", "refunded": "\(refunded)"])
+        return CancelBody(event_id: id.rawValue, status: "cancelled", refunded: refunded, already_refunded: already)
+    }
 
     func existingEvent(_ context: BoxOfficeRequestContext) async throws -> EventRecord {
         let id = try context.pathEvent()

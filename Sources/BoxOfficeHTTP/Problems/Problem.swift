@@ -26,6 +26,8 @@ public struct Problem: HTTPResponseError, Sendable, Encodable {
     public var headers: HTTPFields = [:]
     /// Extra members of the document, e.g. what a readiness check found.
     public var extensions: [String: String] = [:]
+    /// Extra members holding lists, e.g. the seats a reserve found taken.
+    public var listExtensions: [String: [String]] = [:]
 
     public init(status: HTTPResponse.Status, code: String, title: String, detail: String, headers: HTTPFields = [:]) {
         self.type = "https://boxoffice.dev/problems/\(code.replacingOccurrences(of: "_", with: "-"))"
@@ -46,6 +48,7 @@ public struct Problem: HTTPResponseError, Sendable, Encodable {
         try c.encode(detail, forKey: DynamicKey("detail"))
         try c.encode(code, forKey: DynamicKey("code"))
         for (k, v) in extensions.sorted(by: { $0.key < $1.key }) { try c.encode(v, forKey: DynamicKey(k)) }
+        for (k, v) in listExtensions.sorted(by: { $0.key < $1.key }) { try c.encode(v, forKey: DynamicKey(k)) }
     }
 
     private struct DynamicKey: CodingKey {

@@ -11,11 +11,19 @@
 -- Key layout of one event E (every key carries the hash tag {ev:E}, so each
 -- script touches one Cluster slot):
 --   bo:{ev:E}:stock     HASH  <cat>|total, <cat>|available, <cat>|held, <cat>|confirmed
---   bo:{ev:E}:meta      HASH  <cat>|price, <cat>|currency, <cat>|max (0 = no per-user limit)
+--   bo:{ev:E}:meta      HASH  <cat>|price, <cat>|currency, <cat>|max (0 = no per-user limit); for a seated
+--                             category <cat>|seats (the width of a seat id's slot) and <cat>|seatv (the map's
+--                             version); for the event |ttl (its hold time, ms) and |cancelled (1: no more sales)
+--   bo:{ev:E}:seats:<cat>  STRING a seated category's seats, one character each (a available, h held,
+--                             s sold), rows in the map's order separated by '|'; a seat is its 0-based offset
+--   bo:{ev:E}:seatids:<cat> STRING the seat ids (section-row-label) at the same offsets, each in a slot of
+--                             <cat>|seats bytes, padded with spaces
+--   bo:{ev:E}:seatmap:<cat> STRING the map as the admin gave it (JSON), for GET /events/{id}/seats
 --   bo:{ev:E}:limits    HASH  <cat>|<user> -> tickets held + confirmed by that user, in a category
 --                             with a per-user limit (each hold records uncounted = 0 or 1)
 --   bo:{ev:E}:holds     ZSET  reservation id -> expiry (ms, Redis time)
---   bo:{ev:E}:r:<token> HASH  one reservation (once ended, it expires after the retention)
+--   bo:{ev:E}:r:<token> HASH  one reservation (once ended, it expires after the retention); a seated one
+--                             has seats (offsets, comma-separated) and seat_ids
 --   bo:{ev:E}:idem:<h>  STRING reservation id for an idempotency key (h = sha1 of user and key)
 --   bo:{ev:E}:outbox    STREAM events for the relay: entries of one field e, one event's record or a
 --                             reserve batch's records joined by \30 (see event_record)
@@ -62,10 +70,10 @@ local function load_hash(key)
   return t, flat
 end
 
--- One event as the outbox stores it: the event's 16 fields joined by the unit
+-- One event as the outbox stores it: the event's 17 fields joined by the unit
 -- separator (\31), in OutboxEntry.order (id, type, rid, event, category, user,
 -- qty, amount, currency, at, created, expires, payment_ref, payment_status,
--- reason, attempt), absent ones empty. `at` is the event's time (ms) as a
+-- reason, attempt, seats), absent ones empty. `at` is the event's time (ms) as a
 -- string; `p` is nil or the payment's ref, status, reason and attempt; `id` is
 -- the event's id, or nil for event_uuid's.
 local function event_record(kind, r, at, seq, p, id)
@@ -73,7 +81,7 @@ local function event_record(kind, r, at, seq, p, id)
   return table.concat({
     id or event_uuid(r.rid .. '|' .. kind .. '|' .. seq), kind, r.rid, r.event, r.category, r.user,
     r.qty, r.amount, r.currency, at, r.created, r.expires,
-    p.ref or '', p.status or '', p.reason or '', p.attempt or '' }, '\31')
+    p.ref or '', p.status or '', p.reason or '', p.attempt or '', r.seat_ids or '' }, '\31')
 end
 
 -- Appends one event to the outbox stream as one field, e, holding its
@@ -81,6 +89,25 @@ end
 -- records joined by the record separator, \30.)
 local function emit(outbox, kind, r, at, seq, p, id)
   return redis.call('XADD', outbox, '*', 'e', event_record(kind, r, at, seq, p, id))
+end
+
+-- Sets the seats at the offsets in `csv` (comma-separated) of the seat string `key` to `state`.
+local function set_seats(key, csv, state)
+  for p in string.gmatch(csv, '%d+') do redis.call('SETRANGE', key, p, state) end
+end
+
+-- The offsets in `csv` whose seat in `key` is not in `state` (comma-separated; '' when none).
+local function seats_not_in(key, csv, state)
+  local out = {}
+  for p in string.gmatch(csv, '%d+') do
+    if redis.call('GETRANGE', key, p, p) ~= state then out[#out + 1] = p end
+  end
+  return table.concat(out, ',')
+end
+
+-- The seat string of category `cat` of the event whose stock hash is `stock`.
+local function seat_key(stock, cat)
+  return string.sub(stock, 1, -6) .. 'seats:' .. cat
 end
 
 -- Gives a hold's `qty` tickets back to the buyer's allowance when the hold was
@@ -91,20 +118,24 @@ local function give_back_allowance(limits, r, qty)
   if left <= 0 then redis.call('HDEL', limits, r.category .. '|' .. r.user) end
 end
 
--- Returns a hold's tickets to available stock and, when the hold was counted
--- against a per-user limit, to the buyer's allowance.
-local function release(stock, limits, r)
+-- Returns a reservation's tickets to available stock, from `from` (held by default, or
+-- confirmed for a refund), its seats to available, and, when the hold was counted against a
+-- per-user limit, to the buyer's allowance.
+local function release(stock, limits, r, from)
+  from = from or 'held'
   local qty = tonumber(r.qty)
   redis.call('HINCRBY', stock, r.category .. '|available', qty)
-  redis.call('HINCRBY', stock, r.category .. '|held', -qty)
+  redis.call('HINCRBY', stock, r.category .. '|' .. from, -qty)
   give_back_allowance(limits, r, qty)
+  if r.seats and r.seats ~= '' then set_seats(seat_key(stock, r.category), r.seats, 'a') end
 end
 
 -- Expires up to `max` of an event's holds whose time is up at `now` (Redis time), oldest
 -- first, each as expire.lua would: its tickets back to available stock and to the buyer's
 -- allowance, status expired, its hash kept `retention` ms more, one reservation.expired
 -- event (its id derived from the reservation, so it is the same whoever expires it). Stock
--- moves once per category and the events go to the outbox as one entry. k is a table of
+-- moves once per category (a seated hold's seats become available) and the events go to the
+-- outbox as one entry. k is a table of
 -- the event's keys: stock, limits, holds, outbox. Returns how many it expired, the tickets
 -- each category got back, and how many due entries it read (max: more may be due).
 local function reclaim_due(k, now, max, retention)
@@ -120,16 +151,18 @@ local function reclaim_due(k, now, max, retention)
   for i = 1, #due do
     rkeys[i] = prefix .. string.sub(due[i], #event + 2)
     -- Only the fields the event record and the release need (fewer strings made than HGETALL).
-    fields[i] = redis.call('HMGET', rkeys[i], 'status', 'category', 'user', 'qty', 'amount', 'currency', 'created', 'expires', 'uncounted')
+    fields[i] = redis.call('HMGET', rkeys[i], 'status', 'category', 'user', 'qty', 'amount', 'currency', 'created', 'expires', 'uncounted',
+      'seats', 'seat_ids')
   end
   for i = 1, #due do
     local rid, rkey, f = due[i], rkeys[i], fields[i]
     if f[1] == 'held' then
       local r = { rid = rid, event = event, category = f[2], user = f[3], qty = f[4], amount = f[5], currency = f[6],
-                  created = f[7], expires = f[8], uncounted = f[9] }
+                  created = f[7], expires = f[8], uncounted = f[9], seat_ids = f[11] }
       local qty = tonumber(r.qty)
       freed[r.category] = (freed[r.category] or 0) + qty
       give_back_allowance(k.limits, r, qty)
+      if f[10] then set_seats(seat_key(k.stock, r.category), f[10], 'a') end
       redis.call('HSET', rkey, 'status', 'expired', 'expired_at', at)
       redis.call('PEXPIRE', rkey, retention)
       records[#records + 1] = event_record('reservation.expired', r, at, '', nil)
