@@ -104,11 +104,6 @@ public struct BookingConsumer: Service {
         if result.duplicates > 0 {
             Counter(label: "worker_events_total", dimensions: [("type", "any"), ("result", "duplicate")]).increment(by: result.duplicates)
         }
-        if !result.seatConflicts.isEmpty {
-            // The seat guard kept the first sale; a second one means Redis sold a seat twice.
-            Counter(label: "worker_seat_conflicts_total").increment(by: result.seatConflicts.count)
-            logger.error("seats confirmed for two reservations", metadata: ["seats": "\(result.seatConflicts.prefix(20))"])
-        }
         do {
             try await consumer.commit(batch)
         } catch {

@@ -24,9 +24,6 @@ public struct BookingWriter: Sendable {
         public var applied: [ReservationEventType: Int] = [:]
         /// Events seen before (skipped).
         public var duplicates = 0
-        /// Seats a confirmed booking of this batch names that PostgreSQL has sold to another
-        /// reservation (`event_id|seat`): Redis sold a seat twice, which the seat guard refuses.
-        public var seatConflicts: [String] = []
     }
 
     /// One row of `bookings`, merged from every new event of a reservation in the batch.
@@ -198,7 +195,9 @@ public struct BookingWriter: Sendable {
                     updated_at   = now()
                 """)
 
-            // The seat guard: a confirmed seated booking owns its seats; any other gives them up.
+            // The seat guard: a confirmed seated booking owns its seats, any other gives them up. Events of
+            // different reservations come in any order, so a seat held by an earlier confirm goes to a later
+            // one (Redis sold it again, so the earlier booking was refunded; its refund is on its way).
             let seated = r.filter { $0.seats != nil }.map(\.reservation)
             if !seated.isEmpty {
                 try c.query("""
@@ -207,17 +206,13 @@ public struct BookingWriter: Sendable {
                       AND b.status <> 'confirmed'
                     """)
                 try c.query("""
-                    INSERT INTO booking_seats (event_id, seat, reservation_id)
-                    SELECT b.event_id, unnest(string_to_array(b.seats, ',')), b.reservation_id FROM bookings b
+                    INSERT INTO booking_seats (event_id, seat, reservation_id, confirmed_at)
+                    SELECT b.event_id, unnest(string_to_array(b.seats, ',')), b.reservation_id, COALESCE(b.confirmed_at, b.updated_at)
+                    FROM bookings b
                     WHERE b.reservation_id = ANY(\(PostgresArray(seated))::text[]) AND b.status = 'confirmed'
-                    ON CONFLICT (event_id, seat) DO NOTHING
+                    ON CONFLICT (event_id, seat) DO UPDATE SET reservation_id = EXCLUDED.reservation_id, confirmed_at = EXCLUDED.confirmed_at
+                    WHERE booking_seats.confirmed_at < EXCLUDED.confirmed_at
                     """)
-                result.seatConflicts = try c.query("""
-                    SELECT b.event_id || '|' || s.seat FROM bookings b, unnest(string_to_array(b.seats, ',')) AS s(seat)
-                    JOIN booking_seats bs ON bs.seat = s.seat
-                    WHERE b.reservation_id = ANY(\(PostgresArray(seated))::text[]) AND b.status = 'confirmed'
-                      AND bs.event_id = b.event_id AND bs.reservation_id <> b.reservation_id
-                    """).map { try $0.string(0) ?? "" }
             }
 
             let payments = new.compactMap { e -> (ReservationEvent, PaymentInfo)? in e.payment.map { (e, $0) } }

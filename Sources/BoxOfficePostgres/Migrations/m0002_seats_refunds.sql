@@ -28,11 +28,14 @@ ALTER TABLE payments
 CREATE INDEX payments_status_idx ON payments (status) WHERE status IN ('succeeded', 'refund_owed');
 
 -- One row per sold seat of a confirmed booking: a seat is sold to one reservation at a time,
--- the second guard after Redis. A refund deletes its rows, so the seat can be sold again.
+-- the second guard after Redis. A refund deletes its rows, so the seat can be sold again; as
+-- events of different reservations may arrive in any order, a seat goes to the booking
+-- confirmed last (by Redis time), the only one Redis can have sold it to.
 CREATE TABLE booking_seats (
     event_id       text NOT NULL,
     seat           text NOT NULL,
     reservation_id text NOT NULL REFERENCES bookings (reservation_id),
+    confirmed_at   timestamptz NOT NULL,
     PRIMARY KEY (event_id, seat)
 );
 -- A refund removes the seats of its reservation.
