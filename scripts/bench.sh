@@ -10,7 +10,9 @@
 #      haproxy, 30 events, and how they spread over the primaries (bench-scale.sh)
 #   6. the waiting room: join/s and poll/s beside GET /health, and a k6 on-sale of 5,000 buyers
 #      behind it (bench-queue.sh)
-#   7. k6 ticket war (reserve.js) and buyer flow (flow.js) on fresh events,
+#   7. seats: best-available reserves on 20,000-seat maps beside GET /health, and the size of the
+#      seats document of a 100,000-seat map (bench-seats.sh)
+#   8. k6 ticket war (reserve.js) and buyer flow (flow.js) on fresh events,
 #      then waits for the worker to drain and checks PostgreSQL against what k6 saw:
 #      oversold=N lost=N duplicated=N, plus the reserve-to-row lag.
 # Prints one report, also saved as JSON under .run/bench/.
@@ -32,20 +34,22 @@ else
     log "stack shape: single (one Redis, one API, one worker)"
 fi
 
-log "1/7 inventory (and the relay and the repair loop)"
+log "1/8 inventory (and the relay and the repair loop)"
 "$ROOT/scripts/bench-inventory.sh" 100000 64 2>&1 | tee "$OUT/inventory.txt" | grep -E "ops/s|ratio|relay:|repair:"
-log "2/7 worker writer"
+log "2/8 worker writer"
 "$BINDIR/boxoffice-bench" worker --database-url "$BOXOFFICE_DATABASE_URL" --events 20000 | tee "$OUT/worker.txt" | grep -v RESULT
-log "3/7 HTTP"
+log "3/8 HTTP"
 "$ROOT/scripts/bench-http.sh" 15 64 2>&1 | tee "$OUT/http.txt" | grep -E "req/s|ratio|backlog|CPU time|^  "
 
-log "4/7 expiry wave"
+log "4/8 expiry wave"
 "$ROOT/scripts/bench-wave.sh" 100000 8 2>&1 | tee "$OUT/wave.txt" | grep -E "sweep:|reserve on another|memory per hold"
-log "5/7 scale: standalone Redis against Redis Cluster, one API and two behind haproxy"
+log "5/8 scale: standalone Redis against Redis Cluster, one API and two behind haproxy"
 "$ROOT/scripts/bench-scale.sh" 9 64 2>&1 | tee "$OUT/scale.txt" | grep -E "req/s|ratio|primary :|CPU time|^  "
-log "6/7 waiting room: join and poll against GET /health, and a k6 on-sale behind the queue"
+log "6/8 waiting room: join and poll against GET /health, and a k6 on-sale behind the queue"
 "$ROOT/scripts/bench-queue.sh" 9 64 2>&1 | tee "$OUT/queue.txt" | grep -E "req/s|ratio|queue:|threshold"
-log "7/7 rehearsal: k6 ticket war and buyer flow"
+log "7/8 seats: best available against GET /health, and the seats document's size"
+"$ROOT/scripts/bench-seats.sh" 9 64 2>&1 | tee "$OUT/seats.txt" | grep -E "req/s|ratio|p99 =|seats document"
+log "8/8 rehearsal: k6 ticket war and buyer flow"
 CTL="$BINDIR/boxofficectl"
 ADMIN="$("$CTL" token --role admin --sub bench-admin)"
 "$CTL" token --sub "rehearsal-$STAMP" --count 2000 > "$OUT/tokens.txt"

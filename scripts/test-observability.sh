@@ -26,6 +26,11 @@ log "k6 queue.js: 300 buyers, a 3 s pre-queue, 600 admissions a minute for 10 s"
     -e OPEN_IN=3 -e RATE=600 -e DURATION=10s -e STOCK=2000 -e MAX_PER_USER=0 "$ROOT/k6/queue.js" 2>&1 | tail -n 30 \
     || die "k6 queue.js did not pass its thresholds"
 
+log "k6 seats.js: a seat war on 500 seats for 10 s"
+"$VENV/bin/k6" run -q -e BASE_URL="$BASE" -e ADMIN_TOKEN="$ADMIN" -e USER_TOKENS="$TOKENS" -e DURATION=10s -e VUS=16 \
+    "$ROOT/k6/seats.js" 2>&1 | grep -vE 'level=info' | tail -n 30 \
+    || die "k6 seats.js did not pass its thresholds"
+
 log "prometheus on port $BOXOFFICE_PROMETHEUS_PORT"
 mkdir -p "$RUN/prometheus"
 sed -e "s/localhost:8080/127.0.0.1:$BOXOFFICE_API_PORT/; s/localhost:9101/127.0.0.1:$BOXOFFICE_WORKER_PORT/; s/scrape_interval: 5s/scrape_interval: 2s/; s/evaluation_interval: 5s/evaluation_interval: 2s/" \

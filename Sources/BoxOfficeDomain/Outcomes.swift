@@ -55,6 +55,8 @@ public enum ReservationRefusal: Hashable, Sendable {
     case expired(Reservation)
     /// Not a hold any more: cancelled, or confirmed (for a cancel).
     case notHeld(Reservation)
+    /// The event was cancelled: nothing more is sold (a confirm of a hold made before).
+    case eventCancelled(Reservation)
 
     /// The refusal for an ended reservation `r` (cancelled or expired).
     public init(ended r: Reservation) {

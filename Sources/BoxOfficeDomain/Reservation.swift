@@ -96,11 +96,14 @@ public struct CategoryAvailability: Hashable, Sendable {
     public var price: Money
     public var maxPerUser: Int?
     public var stock: StockLevels
+    /// Whether the category has a seat map.
+    public var seated: Bool
 
-    public init(name: String, price: Money, maxPerUser: Int?, stock: StockLevels) {
+    public init(name: String, price: Money, maxPerUser: Int?, stock: StockLevels, seated: Bool = false) {
         self.name = name
         self.price = price
         self.maxPerUser = maxPerUser
         self.stock = stock
+        self.seated = seated
     }
 }

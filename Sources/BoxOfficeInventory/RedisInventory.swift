@@ -99,7 +99,8 @@ public struct RedisInventory: Sendable {
                 name: name,
                 price: Money(amount: n("price", meta), currency: meta["\(name)|currency"] ?? ""),
                 maxPerUser: max > 0 ? max : nil,
-                stock: StockLevels(total: n("total", stock), available: n("available", stock), held: n("held", stock), confirmed: n("confirmed", stock))))
+                stock: StockLevels(total: n("total", stock), available: n("available", stock), held: n("held", stock), confirmed: n("confirmed", stock)),
+                seated: meta["\(name)|seatv"] != nil))
         }
         return result.sorted { $0.name < $1.name }
     }
@@ -358,6 +359,7 @@ struct ScriptReply {
         case "not_owner": return .notOwner
         case "expired": return .expired(try reservation(1))
         case "not_held": return .notHeld(try reservation(1))
+        case "event_cancelled": return .eventCancelled(try reservation(1))
         default: throw unexpected()
         }
     }

@@ -78,6 +78,34 @@ public struct Reconciler: Sendable {
                       retired: retired.subtracting(inRedis.keys).count)
     }
 
+    /// Charges and seats of one event that PostgreSQL shows wrong, or owed.
+    public struct MoneyReport: Sendable {
+        /// Succeeded charges whose booking holds no ticket (not confirmed, not refunded) and that
+        /// are not recorded as owed back: a payment kept without a ticket (`reservation|payment`).
+        public var keptWithoutTicket: [String]
+        /// Charges owed back (late payments that bought nothing).
+        public var refundsOwed: Int
+        /// Seats that two confirmed bookings claim.
+        public var seatsSoldTwice: [String]
+    }
+
+    public func money(event: EventID) async throws -> MoneyReport {
+        let kept = try await db.query("""
+            SELECT b.reservation_id || '|' || p.id FROM payments p JOIN bookings b USING (reservation_id)
+            WHERE b.event_id = \(event.rawValue) AND p.status = 'succeeded' AND b.status NOT IN ('confirmed', 'refunded')
+            ORDER BY 1
+            """).map { try $0.string(0) ?? "" }
+        let owed = try await db.query("""
+            SELECT count(*)::int FROM payments p JOIN bookings b USING (reservation_id)
+            WHERE b.event_id = \(event.rawValue) AND p.status = 'refund_owed'
+            """).first?.int(0) ?? 0
+        let doubled = try await db.query("""
+            SELECT s.seat FROM bookings b, unnest(string_to_array(b.seats, ',')) AS s(seat)
+            WHERE b.event_id = \(event.rawValue) AND b.status = 'confirmed' GROUP BY s.seat HAVING count(*) > 1 ORDER BY 1
+            """).map { try $0.string(0) ?? "" }
+        return MoneyReport(keptWithoutTicket: kept, refundsOwed: owed, seatsSoldTwice: doubled)
+    }
+
     /// Republishes, through the event's outbox, the current state of every
     /// reservation PostgreSQL lacks or has behind. Returns how many were queued.
     /// Safe to repeat: the worker's writes are idempotent.

@@ -35,6 +35,12 @@ struct Reconcile: AsyncParsableCommand {
             for d in report.differences.prefix(show) { print("  \(d)") }
             if report.differences.count > show { print("  … and \(report.differences.count - show) more") }
         }
+        let money = try await reconciler.money(event: eventID)
+        print("payments: \(money.keptWithoutTicket.count) kept without a ticket, \(money.refundsOwed) owed back (late payments that bought nothing)")
+        for k in money.keptWithoutTicket.prefix(show) { print("  kept without a ticket: \(k)") }
+        if !money.seatsSoldTwice.isEmpty {
+            print("seats sold to two confirmed bookings: \(money.seatsSoldTwice.prefix(show).joined(separator: ", "))")
+        }
         if repair {
             let queued = try await reconciler.repair(event: eventID, report.differences)
             print("repair: queued \(queued) events in the outbox of \(eventID); the relay and worker will apply them")

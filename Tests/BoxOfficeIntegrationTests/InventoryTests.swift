@@ -237,7 +237,7 @@ struct InventoryTests {
             #expect(ReservationID("demo.XYZ") == nil)
 
             let types = try await f.outbox().map { $0["type"] ?? "" }
-            #expect(types == ["reservation.held", "reservation.confirmed", "reservation.held", "reservation.expired"])
+            #expect(types == ["reservation.held", "reservation.confirmed", "reservation.held", "reservation.confirmed"])
         }
     }
 

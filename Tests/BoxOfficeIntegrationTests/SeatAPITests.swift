@@ -168,16 +168,19 @@ struct SeatAPITests {
             #expect((availability.json["categories"] as? [[String: Any]])?.first?["available"] as? Int == 2)
             _ = try await buy(open, h.buyer)
 
-            let late = try await buy(closed, h.buyer)
-            let refused = try await client.call(.post, "/reservations/\(late)/refund", token: h.buyer)
+            let tooLate = try await buy(closed, h.buyer)
+            let refused = try await client.call(.post, "/reservations/\(tooLate)/refund", token: h.buyer)
             #expect(refused.status == .conflict && refused.problemCode == "refund_closed")
-            #expect(try await client.call(.post, "/reservations/\(late)/refund", token: h.admin).status == .ok)
+            #expect(try await client.call(.post, "/reservations/\(tooLate)/refund", token: h.admin).status == .ok)
 
             // Cancelling an event refunds every confirmed booking and stops its sales.
             let cancelled = try await client.call(.post, "/events/\(open)/cancel", token: h.admin)
             #expect(cancelled.status == .ok && cancelled.json["refunded"] as? Int == 1, "\(cancelled.json)")
             let after = try await client.call(.post, "/reserve", token: h.buyer, json: ["event_id": open, "category": "floor", "qty": 1])
             #expect(after.status == .conflict && after.problemCode == "event_cancelled")
+            // A hold made before the cancel can no longer be paid for.
+            let late = try await client.call(.post, "/confirm", token: h.otherBuyer, json: ["reservation_id": held, "payment_ok": true])
+            #expect(late.status == .conflict && late.problemCode == "event_cancelled")
             #expect(try await client.call(.post, "/events/\(open)/cancel", token: h.buyer).status == .forbidden)
             #expect(try await client.call(.get, "/events/\(open)").json["status"] as? String == "cancelled")
         }

@@ -238,6 +238,39 @@ wait(lambda: "/app/reservations/" in driver.current_url, "a hold to let lapse")
 wait(lambda: "expired" in driver.find_element(By.ID, "main").text, "the checkout shows the hold expired", timeout=TTL + 15)
 shot("expired")
 
+# A seated event: the seat map drawn, two seats picked and reserved, a seat another buyer takes
+# turning grey while the page is open, and Best available.
+def admin_call(method, path, body):
+    request = urllib.request.Request(f"{BASE}{path}", method=method, data=json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as answer:
+        return json.loads(answer.read() or b"null")
+
+
+seated = admin_call("POST", "/events", {"name": "Seated concert", "venue": "Hall", "starts_at": "2030-05-01T19:00:00Z"})["id"]
+admin_call("POST", f"/events/{seated}/ticket-category", {"name": "stalls", "total_stock": 1, "price": 6500})
+admin_call("PUT", f"/events/{seated}/categories/stalls/seats",
+           {"sections": [{"name": "Stalls", "rows": [{"name": str(r), "seats": [str(i) for i in range(1, 13)]} for r in range(1, 6)]}]})
+open_page(f"/app/events/{seated}")
+link("Choose seats on the map").click()
+wait(lambda: len(driver.find_elements(By.CSS_SELECTOR, "rect.seat.free")) == 60, "the seat map is drawn, every seat free")
+for seat in ("Stalls-1-6", "Stalls-1-7"):
+    driver.find_element(By.CSS_SELECTOR, f'rect[data-seat="{seat}"]').click()
+wait(lambda: "Picked: Stalls-1-6, Stalls-1-7" in driver.find_element(By.ID, "main").text, "the picked seats are listed")
+shot("seats")
+button("Reserve picked seats").click()
+wait(lambda: "/app/reservations/" in driver.current_url and "Seats: Stalls-1-6, Stalls-1-7" in driver.find_element(By.ID, "main").text,
+     "the checkout shows the seats picked")
+open_page(f"/app/events/{seated}/seats")
+wait(lambda: "taken" in driver.find_element(By.CSS_SELECTOR, 'rect[data-seat="Stalls-1-6"]').get_attribute("class"), "held seats are drawn taken")
+admin_call("POST", "/reserve", {"event_id": seated, "category": "stalls", "seats": ["Stalls-5-12"]})
+wait(lambda: "taken" in driver.find_element(By.CSS_SELECTOR, 'rect[data-seat="Stalls-5-12"]').get_attribute("class"),
+     "a seat another buyer takes turns grey while the page is open")
+fill(by_label("Quantity"), "3")
+button("Best available").click()
+wait(lambda: "/app/reservations/" in driver.current_url and "Seats: Stalls-1-3, Stalls-1-4, Stalls-1-5" in driver.find_element(By.ID, "main").text,
+     "Best available holds three seats side by side in the front row")
+
 # The event gets a waiting room: Reserve leads to it, Join the queue, admitted, then reserve.
 request = urllib.request.Request(f"{BASE}/events/{event_id}/queue", method="PUT",
                                  data=json.dumps({"opens_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5)),

@@ -24,6 +24,11 @@ PANELS = [
     ("Failed reservations by reason", "ops", [('sum by (reason) (rate(failed_reservation_total[1m]))', "{{reason}}")], 12),
     ("Confirmations by result", "ops", [('sum by (result) (rate(confirmation_total[1m]))', "{{result}}")], 12),
     ("Tickets available", "short", [('max by (event, category) (tickets_available)', "{{event}} {{category}}")], 12),
+    ("Seats held and sold per section", "short", [('max by (event, category, section, state) (seats{state=~"held|sold"})', "{{category}} {{section}} {{state}}")], 12),
+    ("Refunds and late payments", "ops", [
+        ('sum by (by) (rate(refund_total[5m]))', "refunded by {{by}}"),
+        ('sum by (result) (rate(late_confirmation_total[5m])) or vector(0)', "late payment {{result}}"),
+    ], 12),
     ("Holds expired per second", "ops", [('sum(rate(holds_expired_total[1m]))', "expired")], 8),
     ("Holds overdue (should be 0)", "short", [('max(holds_overdue)', "overdue")], 8),
     ("Outbox pending", "short", [('max(outbox_pending)', "pending")], 8),

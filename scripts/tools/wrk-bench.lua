@@ -2,7 +2,7 @@
 -- MODE=join / MODE=poll: POST /events/EVENT_ID/queue/join / GET /events/EVENT_ID/queue/me, each
 -- request as the next buyer of TOKENS_FILE.
 -- MODE=reserve: POST /reserve of one ticket of EVENT_ID's 'floor' (or of one of its
--- comma-separated events), each request
+-- comma-separated events); MODE=best: of the best QTY (default 2) seats of a seated 'floor'; each request
 -- as the next buyer of TOKENS_FILE (JWTs separated by commas or whitespace, as
 -- `boxofficectl token --count` prints them), so that no buyer comes
 -- near the per-buyer rate limit. Prints one line of JSON figures at the end and,
@@ -38,7 +38,11 @@ function init(args)
   -- EVENT_ID may list several events (comma-separated): buyer k reserves in event k mod n.
   local bodies = {}
   for e in os.getenv("EVENT_ID"):gmatch("[^,]+") do
-    bodies[#bodies + 1] = string.format('{"event_id":"%s","category":"floor","qty":1}', e)
+    if mode == "best" then
+      bodies[#bodies + 1] = string.format('{"event_id":"%s","category":"floor","qty":%s,"best_available":true}', e, os.getenv("QTY") or "2")
+    else
+      bodies[#bodies + 1] = string.format('{"event_id":"%s","category":"floor","qty":1}', e)
+    end
   end
   for t in f:read("*a"):gmatch("[^,%s]+") do
     requests[#requests + 1] = wrk.format("POST", "/reserve",

@@ -4,6 +4,7 @@ const routes = [
   [/^\/app\/?$/, 'list'],
   [/^\/app\/events\/([^/]+)$/, 'event'],
   [/^\/app\/events\/([^/]+)\/queue$/, 'queue'],
+  [/^\/app\/events\/([^/]+)\/seats$/, 'seats'],
   [/^\/app\/reservations\/([^/]+)$/, 'checkout'],
   [/^\/app\/bookings$/, 'bookings'],
   [/^\/app\/register$/, 'register'],

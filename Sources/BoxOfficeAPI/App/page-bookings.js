@@ -14,7 +14,7 @@ export async function render(main) {
     try {
       const page = await api('GET', `/me/bookings?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
       for (const b of page.items) {
-        body.append(el('tr', {}, el('td', {}, b.event_id), el('td', {}, b.category), el('td', {}, b.qty),
+        body.append(el('tr', {}, el('td', {}, b.event_id), el('td', {}, b.category, b.seats ? el('br') : null, b.seats ? el('small', {}, b.seats.join(', ')) : null), el('td', {}, b.qty),
           el('td', {}, money(b.amount, b.currency)), el('td', {}, b.status), el('td', {}, when(b.created_at))));
       }
       if (!body.children.length) body.append(el('tr', {}, el('td', { colspan: 6, class: 'muted' }, 'No bookings yet. A reservation appears here within a second or two.')));

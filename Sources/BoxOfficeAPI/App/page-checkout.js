@@ -8,6 +8,7 @@ export async function render(main, [id]) {
   main.append(el('h1', {}, 'Checkout'));
   main.append(el('div', { class: 'card' },
     el('p', {}, `${r.qty} × ${r.category} · event ${r.event_id}`),
+    r.seats ? el('p', {}, `Seats: ${r.seats.join(', ')}`) : null,
     el('p', {}, 'Total: ', el('strong', {}, money(r.amount, r.currency)))));
   const clock = el('p', { class: 'countdown', 'aria-live': 'off' });
   const state = el('p', { 'aria-live': 'polite' });

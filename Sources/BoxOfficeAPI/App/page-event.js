@@ -1,5 +1,6 @@
 // One event: its categories with price and tickets left (refreshed every 2 s from the API's
-// micro-cached availability), a Quantity input and a Reserve button per category.
+// micro-cached availability), a Quantity input and a Reserve button per category (for a seated
+// one, the best available seats, and a link to the seat map).
 import { api, el, field, go, money, requireSignIn, session, when } from './main.js';
 
 export async function render(main, [id]) {
@@ -17,6 +18,8 @@ export async function render(main, [id]) {
     const form = el('form', { class: 'card', 'aria-label': c.name },
       el('h2', {}, c.name),
       el('p', {}, money(c.price, c.currency), ' · ', count, ' left'),
+      c.seated ? el('p', {}, el('a', { href: `/app/events/${encodeURIComponent(event.id)}/seats` }, 'Choose seats on the map'),
+        ' or reserve the best available:') : null,
       el('div', { class: 'row' }, qty.wrap, el('div', { class: 'field' }, button)));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();

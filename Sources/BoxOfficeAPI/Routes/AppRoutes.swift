@@ -33,6 +33,7 @@ struct AppRoutes {
         ("page-admin.js", PackageResources.page_admin_js),
         ("page-admin-event.js", PackageResources.page_admin_event_js),
         ("page-queue.js", PackageResources.page_queue_js),
+        ("page-seats.js", PackageResources.page_seats_js),
     ]
 
     /// Nothing from another host, no inline script or style, no framing.

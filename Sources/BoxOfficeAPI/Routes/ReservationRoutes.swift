@@ -416,6 +416,9 @@ struct ReservationRoutes {
             forbidden
         case .notHeld(let r):
             Problem(status: .conflict, code: "not_held", title: "Conflict", detail: "The reservation is \(r.status.rawValue), not held.")
+        case .eventCancelled:
+            Problem(status: .conflict, code: "event_cancelled", title: "Event Cancelled",
+                    detail: "Event \(id.event) was cancelled; nothing more is sold, and no payment is kept.")
         case .expired(let r):
             Problem(status: .gone, code: "expired", title: "Gone",
                     detail: "The hold expired at \(RFC3339Timestamp.string(milliseconds: r.expiresAtMs)); the tickets went back on sale.")

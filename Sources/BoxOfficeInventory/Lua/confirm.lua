@@ -3,7 +3,7 @@
 -- KEYS[1] reservation hash  KEYS[2] stock  KEYS[3] holds  KEYS[4] outbox
 -- KEYS[5] the event's waiting-room admissions (q:adm)  KEYS[6] limits  KEYS[7] meta
 -- ARGV[1] buyer  ARGV[2] payment reference  ARGV[3] how long the ended reservation stays (ms)
--- Returns {'confirmed', r} | {'already_confirmed', r} | {'expired', r}
+-- Returns {'confirmed', r} | {'already_confirmed', r} | {'expired', r} | {'event_cancelled', r}
 --       | {'not_held', r} | {'not_owner'} | {'not_found'}   (r = HGETALL)
 -- Invariants: only the owner confirms; held moves to confirmed in one step (the total is
 -- unchanged); a repeated confirm changes nothing and returns the first result. A payment that
@@ -19,6 +19,7 @@ local r, flat = load_owned(rkey, ARGV[1])
 if not r then return flat end
 if r.status == 'confirmed' then return { 'already_confirmed', flat } end
 if r.status ~= 'held' and r.status ~= 'expired' then return { 'not_held', flat } end
+if redis.call('HGET', meta, '|cancelled') == '1' then return { 'event_cancelled', flat } end
 local now = now_ms()
 local at = tostring(now)
 local qty = tonumber(r.qty)

@@ -13,7 +13,8 @@
 --   bo:{ev:E}:stock     HASH  <cat>|total, <cat>|available, <cat>|held, <cat>|confirmed
 --   bo:{ev:E}:meta      HASH  <cat>|price, <cat>|currency, <cat>|max (0 = no per-user limit); for a seated
 --                             category <cat>|seats (the width of a seat id's slot) and <cat>|seatv (the map's
---                             version); for the event |ttl (its hold time, ms) and |cancelled (1: no more sales)
+--                             version) and <cat>|ff (a seat offset no free seat comes before); for the event
+--                             |ttl (its hold time, ms) and |cancelled (1: no more sales)
 --   bo:{ev:E}:seats:<cat>  STRING a seated category's seats, one character each (a available, h held,
 --                             s sold), rows in the map's order separated by '|'; a seat is its 0-based offset
 --   bo:{ev:E}:seatids:<cat> STRING the seat ids (section-row-label) at the same offsets, each in a slot of
@@ -110,6 +111,20 @@ local function seat_key(stock, cat)
   return string.sub(stock, 1, -6) .. 'seats:' .. cat
 end
 
+-- Makes the seats at the offsets in `csv` of category `cat` available again, and lowers the
+-- category's first-free hint (meta <cat>|ff: no seat before it is free) to the first of them.
+local function free_seats(stock, cat, csv)
+  set_seats(seat_key(stock, cat), csv, 'a')
+  local meta, first = string.sub(stock, 1, -6) .. 'meta', nil
+  for p in string.gmatch(csv, '%d+') do
+    local n = tonumber(p)
+    if not first or n < first then first = n end
+  end
+  if first and first < tonumber(redis.call('HGET', meta, cat .. '|ff') or '0') then
+    redis.call('HSET', meta, cat .. '|ff', first)
+  end
+end
+
 -- Gives a hold's `qty` tickets back to the buyer's allowance when the hold was
 -- counted against a per-user limit (r.uncounted ~= '1').
 local function give_back_allowance(limits, r, qty)
@@ -127,7 +142,7 @@ local function release(stock, limits, r, from)
   redis.call('HINCRBY', stock, r.category .. '|available', qty)
   redis.call('HINCRBY', stock, r.category .. '|' .. from, -qty)
   give_back_allowance(limits, r, qty)
-  if r.seats and r.seats ~= '' then set_seats(seat_key(stock, r.category), r.seats, 'a') end
+  if r.seats and r.seats ~= '' then free_seats(stock, r.category, r.seats) end
 end
 
 -- Expires up to `max` of an event's holds whose time is up at `now` (Redis time), oldest
@@ -162,7 +177,7 @@ local function reclaim_due(k, now, max, retention)
       local qty = tonumber(r.qty)
       freed[r.category] = (freed[r.category] or 0) + qty
       give_back_allowance(k.limits, r, qty)
-      if f[10] then set_seats(seat_key(k.stock, r.category), f[10], 'a') end
+      if f[10] then free_seats(k.stock, r.category, f[10]) end
       redis.call('HSET', rkey, 'status', 'expired', 'expired_at', at)
       redis.call('PEXPIRE', rkey, retention)
       records[#records + 1] = event_record('reservation.expired', r, at, '', nil)

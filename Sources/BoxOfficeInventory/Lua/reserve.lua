@@ -66,59 +66,123 @@ local reclaim_limit = 1024  -- due holds this call may lapse, in chunks of 256, 
 local due_keys = { stock = stock, limits = limits, holds = holds, outbox = outbox }
 local queued = redis.call('EXISTS', KEYS[7]) == 1
 
--- The 0-based offsets of the best `qty` free seats of the seat string `s`, comma-separated, or nil
--- when fewer are free. The first row with `qty` adjacent free seats gives them: of its blocks,
--- those that leave no single free seat alone beside them first, then the one nearest the row's
--- middle, then the leftmost. When no row has them, the rows with the most free seats give them
--- (as few rows as possible), each its longest runs first, each run's part nearest the middle.
-local function best_seats(s, qty)
-  local first = string.find(s, string.rep('a', qty), 1, true)
-  if first then
-    local rs, re, pos = 1, #s, 1
-    while true do
-      local bar = string.find(s, '|', pos, true)
-      if not bar then break end
-      if bar > first then re = bar - 1 break end
-      rs, pos = bar + 1, bar + 1
-    end
-    local mid = (rs + re) / 2
-    local best, best_orphan, best_dist
-    local p = rs
-    while p <= re do
-      local a, b = string.find(s, 'a+', p)
-      if not a or a > re then break end
-      local last = b - qty + 1
-      if last >= a then
-        -- The nearest placement and its neighbours, and both ends: the only two placements that
-        -- leave a lone seat are a+1 and last-1, so the best one allowed is among these.
-        local c = math.floor(mid - (qty - 1) / 2 + 0.5)
-        for _, x in ipairs({ c - 1, c, c + 1, a, last }) do
-          if x < a then x = a elseif x > last then x = last end
-          local orphan = (x - a == 1 or last - x == 1) and 1 or 0
-          local dist = math.abs(x + (qty - 1) / 2 - mid)
-          if not best or orphan < best_orphan or (orphan == best_orphan and (dist < best_dist or (dist == best_dist and x < best))) then
-            best, best_orphan, best_dist = x, orphan, dist
-          end
+-- The best block of `qty` adjacent free seats in `row` (one row's states, no separator), whose
+-- first seat is at offset `base`, as offsets comma-separated; nil when the row has none. Blocks
+-- that leave no single free seat alone beside them come first, then the one nearest the row's
+-- middle, then the leftmost.
+local function best_in_row(row, base, qty)
+  local mid = (1 + #row) / 2
+  local best, best_orphan, best_dist
+  local p = 1
+  while p <= #row do
+    local a, b = string.find(row, 'a+', p)
+    if not a then break end
+    local last = b - qty + 1
+    if last >= a then
+      -- The nearest placement and its neighbours, and both ends: the only two placements that
+      -- leave a lone seat are a+1 and last-1, so the best one allowed is among these.
+      local c = math.floor(mid - (qty - 1) / 2 + 0.5)
+      for _, x in ipairs({ c - 1, c, c + 1, a, last }) do
+        if x < a then x = a elseif x > last then x = last end
+        local orphan = (x - a == 1 or last - x == 1) and 1 or 0
+        local dist = math.abs(x + (qty - 1) / 2 - mid)
+        if not best or orphan < best_orphan or (orphan == best_orphan and (dist < best_dist or (dist == best_dist and x < best))) then
+          best, best_orphan, best_dist = x, orphan, dist
         end
       end
-      p = b + 1
     end
-    local out = {}
-    for i = 0, qty - 1 do out[i + 1] = best + i - 1 end
-    return table.concat(out, ',')
+    p = b + 1
   end
-  local rows, pos = {}, 1
-  while pos <= #s do
-    local bar = string.find(s, '|', pos, true) or (#s + 1)
-    local runs, free, p = {}, 0, pos
+  if not best then return nil end
+  local out = {}
+  for i = 0, qty - 1 do out[i + 1] = base + best - 1 + i end
+  return table.concat(out, ',')
+end
+
+-- The offset of the first seat of the row holding offset `off` of the seat string `key`.
+local function row_start(key, off)
+  local upto = off
+  while upto > 0 do
+    local lo = math.max(0, upto - 512)
+    local w = redis.call('GETRANGE', key, lo, upto - 1)
+    local last, p = nil, 1
     while true do
-      local a, b = string.find(s, 'a+', p)
+      local bar = string.find(w, '|', p, true)
+      if not bar then break end
+      last, p = bar, bar + 1
+    end
+    if last then return lo + last end
+    upto = lo
+  end
+  return 0
+end
+
+-- The states of the row starting at offset `start` of the seat string `key` (without its '|').
+local function read_row(key, start)
+  local size = 512
+  while true do
+    local w = redis.call('GETRANGE', key, start, start + size - 1)
+    local bar = string.find(w, '|', 1, true)
+    if bar then return string.sub(w, 1, bar - 1) end
+    if #w < size then return w end
+    size = size * 4
+  end
+end
+
+-- The best `qty` free seats of the seat string `key`, as offsets comma-separated (nil when fewer
+-- are free), and the offset of the first free seat seen (no seat before it is free). The search
+-- reads the string in windows from `hint` (no seat before it is free): a seated category is never
+-- read whole, which for 20,000 seats would cost Redis more than the rest of the reserve. The first
+-- row with `qty` adjacent free seats gives them (best_in_row). When no row has them, the rows with
+-- the most free seats give them (as few rows as possible), each its longest runs first, each
+-- run's part nearest the row's middle.
+local function best_seats(key, qty, hint)
+  local need, window = string.rep('a', qty), 2048
+  local pos, first_free = hint, nil
+  while true do
+    local chunk = redis.call('GETRANGE', key, pos, pos + window - 1)
+    if #chunk == 0 then break end
+    if not first_free then
+      local f = string.find(chunk, 'a', 1, true)
+      if f then first_free = pos + f - 1 end
+    end
+    local p = string.find(chunk, need, 1, true)
+    if p then
+      -- The row around the block: from the window when it holds the whole row.
+      local rs, q = nil, 1
+      while true do
+        local bar = string.find(chunk, '|', q, true)
+        if not bar or bar > p then break end
+        rs, q = pos + bar, bar + 1
+      end
+      local stop = string.find(chunk, '|', p, true)
+      local row
+      if rs and stop then
+        row = string.sub(chunk, rs - pos + 1, stop - 1)
+      else
+        rs = rs or row_start(key, pos + p - 1)
+        row = read_row(key, rs)
+      end
+      return best_in_row(row, rs, qty), first_free
+    end
+    if #chunk < window then break end
+    pos = pos + window - qty + 1
+  end
+  if not first_free then return nil, hint end
+  local base = row_start(key, first_free)
+  local s = redis.call('GETRANGE', key, base, -1)
+  local rows, at = {}, 1
+  while at <= #s do
+    local bar = string.find(s, '|', at, true) or (#s + 1)
+    local runs, free, q = {}, 0, at
+    while true do
+      local a, b = string.find(s, 'a+', q)
       if not a or a >= bar then break end
       runs[#runs + 1] = { a, b }
-      free, p = free + b - a + 1, b + 1
+      free, q = free + b - a + 1, b + 1
     end
-    if free > 0 then rows[#rows + 1] = { start = pos, stop = bar - 1, free = free, runs = runs } end
-    pos = bar + 1
+    if free > 0 then rows[#rows + 1] = { start = at, stop = bar - 1, free = free, runs = runs } end
+    at = bar + 1
   end
   table.sort(rows, function(x, y) return x.free > y.free or (x.free == y.free and x.start < y.start) end)
   local out, left = {}, qty
@@ -132,12 +196,12 @@ local function best_seats(s, qty)
       local n = math.min(left, run[2] - run[1] + 1)
       local x = math.floor(mid - (n - 1) / 2 + 0.5)
       if x < run[1] then x = run[1] elseif x > run[2] - n + 1 then x = run[2] - n + 1 end
-      for i = 0, n - 1 do out[#out + 1] = x + i - 1 end
+      for i = 0, n - 1 do out[#out + 1] = base + x + i - 1 end
       left = left - n
     end
   end
-  if left > 0 then return nil end
-  return table.concat(out, ',')
+  if left > 0 then return nil, first_free end
+  return table.concat(out, ','), first_free
 end
 
 -- The seat ids at the offsets in `csv` of the id string `key` (slots of `width` bytes).
@@ -220,7 +284,10 @@ local function reserve(rkey, idem, rid, cat, user, qty_arg, use_idem, held_id, a
   minted[rkey] = true
   if c.width then
     if not seats then
-      seats = best_seats(redis.call('GET', seat_key(stock, cat)), qty)
+      local hint = tonumber(redis.call('HGET', meta, cat .. '|ff') or '0')
+      local first_free
+      seats, first_free = best_seats(seat_key(stock, cat), qty, hint)
+      if first_free and first_free > hint then redis.call('HSET', meta, cat .. '|ff', first_free) end
       if not seats then return { 'sold_out', c.available } end
     end
     set_seats(seat_key(stock, cat), seats, 'h')

@@ -17,6 +17,6 @@ redis.call('SET', KEYS[3], ARGV[2])
 redis.call('SET', KEYS[4], ARGV[3])
 redis.call('SET', KEYS[5], ARGV[5])
 local version = ARGV[7]
-redis.call('HSET', meta, cat .. '|seats', ARGV[4], cat .. '|seatv', version)
+redis.call('HSET', meta, cat .. '|seats', ARGV[4], cat .. '|seatv', version, cat .. '|ff', 0)
 redis.call('HSET', stock, cat .. '|total', ARGV[6], cat .. '|available', ARGV[6])
 return { 'set', version }

@@ -8,7 +8,8 @@ import ServiceLifecycle
 import Synchronization
 
 /// Samples the gauges that are not tied to a request: tickets available per
-/// category (`tickets_available{event,category}`), Redis memory
+/// category (`tickets_available{event,category}`), the seats of each section of a seated
+/// category by state (`seats{event,category,section,state}`), Redis memory
 /// per node (`redis_memory_bytes{node}`), PostgreSQL connections (`db_open_connections`),
 /// and the Redis client's cluster routing (`redis_cluster_redirects_total{kind}`,
 /// `redis_cluster_nodes`: 0 for a standalone Redis).
@@ -32,6 +33,7 @@ public struct MetricsReporter: Service {
         let connections = Gauge(label: "db_open_connections")
         let inventory = RedisInventory(redis: redis)
         var routing = RedisClusterStatistics.none
+        var layouts: [String: SeatLayout] = [:]  // by event, category and map version
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             connections.record(postgres.openConnections)
             routing = reportRouting(since: routing)
@@ -58,12 +60,43 @@ public struct MetricsReporter: Service {
                             Gauge(label: "tickets_available", dimensions: [("event", event.rawValue), ("category", category.name)])
                                 .record(category.stock.available)
                         }
+                        let seated = categories.filter(\.seated).map(\.name)
+                        for states in try await inventory.seatStates(event: event, categories: seated) {
+                            let key = "\(event.rawValue)|\(states.category)|\(states.version)"
+                            if layouts[key] == nil { layouts[key] = try await inventory.seatLayout(event: event, category: states.category) }
+                            guard let layout = layouts[key], layout.version == states.version else { continue }
+                            Self.reportSeats(event: event, states: states, layout: layout)
+                        }
                     }
                 }
             } catch {
                 logger.debug("metrics sample failed", metadata: ["error": "\(error)"])
             }
             try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// `seats{event,category,section,state}`: each section's seats available, held and sold.
+    static func reportSeats(event: EventID, states: SeatStates, layout: SeatLayout) {
+        let bytes = Array(states.states.utf8)
+        var counts: [String: [Int]] = [:]
+        for row in layout.rows {
+            var c = counts[row.section] ?? [0, 0, 0]
+            for offset in row.start..<min(bytes.count, row.start + row.labels.count) {
+                switch bytes[offset] {
+                case UInt8(ascii: "a"): c[0] += 1
+                case UInt8(ascii: "h"): c[1] += 1
+                case UInt8(ascii: "s"): c[2] += 1
+                default: break
+                }
+            }
+            counts[row.section] = c
+        }
+        for (section, c) in counts {
+            for (state, n) in zip(["available", "held", "sold"], c) {
+                Gauge(label: "seats", dimensions: [("event", event.rawValue), ("category", states.category), ("section", section), ("state", state)])
+                    .record(n)
+            }
         }
     }
 
