@@ -59,7 +59,8 @@ PY
 
 log "GET /events/{id}/seats of a 100,000-seat map (500 rows of 200) with 100 holds of 4 spread by best available"
 BIG="$(seated_event 500 200)"
-tr ',' '\n' < "$TOKENS" | head -100 | while read -r buyer; do
+mapfile -t BUYERS < <(tr ',' '\n' < "$TOKENS" | sed -n '1,100p')
+for buyer in "${BUYERS[@]}"; do
     curl -fsS -o /dev/null -X POST "$BASE/reserve" -H "Authorization: Bearer $buyer" -H 'Content-Type: application/json' \
         -d "{\"event_id\":\"$BIG\",\"category\":\"floor\",\"qty\":4,\"best_available\":true}" || die "a best-available reserve failed"
 done

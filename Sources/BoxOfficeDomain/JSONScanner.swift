@@ -119,6 +119,45 @@ public struct JSONScanner {
         try null() ? nil : int()
     }
 
+    /// `true` or `false`.
+    public mutating func bool() throws -> Bool {
+        skipWhitespace()
+        if literal("true") { return true }
+        if literal("false") { return false }
+        throw GiveUp()
+    }
+
+    /// An array of plain strings (as `string()` reads them), at most `limit` of them.
+    public mutating func strings(limit: Int) throws -> [String] {
+        skipWhitespace()
+        try expect(UInt8(ascii: "["))
+        var out: [String] = []
+        skipWhitespace()
+        if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
+            i += 1
+            return out
+        }
+        while true {
+            guard out.count < limit else { throw GiveUp() }
+            out.append(try string())
+            skipWhitespace()
+            guard i < bytes.count else { throw GiveUp() }
+            let c = bytes[i]
+            i += 1
+            if c == UInt8(ascii: ",") { continue }
+            if c == UInt8(ascii: "]") { return out }
+            throw GiveUp()
+        }
+    }
+
+    private mutating func literal(_ word: StaticString) -> Bool {
+        let n = word.utf8CodeUnitCount
+        guard bytes.count - i >= n else { return false }
+        let matches = word.withUTF8Buffer { w in (0..<n).allSatisfy { bytes[i + $0] == w[$0] } }
+        if matches { i += n }
+        return matches
+    }
+
     /// Consumes `null` and returns true, or returns false and consumes nothing.
     public mutating func null() -> Bool {
         skipWhitespace()

@@ -1,3 +1,4 @@
+import Foundation
 @testable import BoxOfficeAPI
 import BoxOfficeDomain
 @testable import BoxOfficeHTTP
@@ -16,6 +17,25 @@ import Testing
                        "é|é", " é", "é ", String(repeating: "é", count: 65), "\u{85}é", "\u{3000}é", "é\u{3000}"]
         for name in valid { #expect(CategoryName(name)?.rawValue == name, "\(name.debugDescription) is valid") }
         for name in invalid { #expect(CategoryName(name) == nil, "\(name.debugDescription) is invalid") }
+    }
+
+    /// The reserve body's scanner reads what JSONDecoder reads, seats and best_available included,
+    /// and gives up (leaving the decoder to decide) on anything else.
+    @Test func reserveBodiesScanAsTheyDecode() throws {
+        typealias R = ReservationRoutes.ReserveRequest
+        for body in [#"{"event_id":"e","category":"c","qty":2}"#, #"{"event_id":"e","category":"c","qty":2,"best_available":true}"#,
+                     #"{"event_id":"e","category":"c","seats":["A-1-1","A-1-2"]}"#, #"{ "event_id" : "e", "category":"c", "seats" : [ ] , "qty":1 }"#,
+                     #"{"event_id":"e","category":"c","qty":1,"best_available":false}"#] {
+            let bytes = Array(body.utf8)
+            let scanned = try #require(bytes.withUnsafeBytes { R.scanned(from: $0) }, "\(body)")
+            let decoded = try JSONDecoder().decode(R.self, from: Data(bytes))
+            #expect(scanned.event_id == decoded.event_id && scanned.qty == decoded.qty && scanned.seats == decoded.seats
+                    && scanned.best_available == decoded.best_available, "\(body)")
+        }
+        for body in [#"{"event_id":"e","category":"c","best_available":"yes","qty":1}"#, #"{"event_id":"e","category":"c","seats":[1]}"#,
+                     #"{"event_id":"e","category":"c","best_available":true}"#, #"{"event_id":"e","category":"c","seats":["a"],"x":1}"#] {
+            #expect(Array(body.utf8).withUnsafeBytes { R.scanned(from: $0) } == nil, "\(body)")
+        }
     }
 
     @Test func theBearerSchemeIsReadInAnyCase() {

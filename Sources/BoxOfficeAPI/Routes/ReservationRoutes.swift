@@ -28,15 +28,17 @@ struct ReservationRoutes {
 
         static func scanned(from bytes: UnsafeRawBufferPointer) -> ReserveRequest? {
             JSONScanner.scan(bytes) { s in
-                var event: String?, category: String?, qty: Int?
+                var event: String?, category: String?, qty: Int?, seats: [String]?, best: Bool?
                 try s.object { s, key in
                     if JSONScanner.key(key, is: "event_id") { event = try s.string() }
                     else if JSONScanner.key(key, is: "category") { category = try s.string() }
                     else if JSONScanner.key(key, is: "qty") { qty = try s.int() }
+                    else if JSONScanner.key(key, is: "seats") { seats = try s.strings(limit: 64) }
+                    else if JSONScanner.key(key, is: "best_available") { best = try s.bool() }
                     else { throw JSONScanner.GiveUp() }
                 }
-                guard let event, let category, let qty else { throw JSONScanner.GiveUp() }
-                return ReserveRequest(event_id: event, category: category, qty: qty)
+                guard let event, let category, qty != nil || seats != nil else { throw JSONScanner.GiveUp() }
+                return ReserveRequest(event_id: event, category: category, qty: qty, seats: seats, best_available: best)
             }
         }
     }
