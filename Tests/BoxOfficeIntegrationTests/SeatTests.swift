@@ -162,7 +162,7 @@ struct SeatTests {
     /// seat is held or sold twice at any instant, and every best-available hold is one block of a
     /// row whenever the replayed state had such a block.
     @Test func seatWarKeepsEverySeatInOneStateAndBestAvailableAdjacent() async throws {
-        try await Self.seated(rows: 20, width: 25, holdTTL: .seconds(2)) { f, layout in
+        try await Self.seated(rows: 20, width: 25, holdTTL: .milliseconds(400)) { f, layout in
             let war = WarState()
             let auditor = Task {
                 while war.auditing.load(ordering: .relaxed) {
@@ -175,26 +175,10 @@ struct SeatTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for buyer in 0..<2_000 {
                     group.addTask {
-                        var rng = SystemRandomNumberGenerator()
-                        let outcome: ReserveOutcome
-                        if buyer % 3 == 0 {
-                            let n = Int.random(in: 1...3, using: &rng)
-                            let start = Int.random(in: 0...(hot.count - n), using: &rng)
-                            outcome = try await Self.pick(f, layout, buyer, Array(hot[start..<(start + n)]))
-                        } else {
-                            outcome = try await Self.best(f, buyer, Int.random(in: 1...6, using: &rng))
-                        }
-                        guard case .held(let r, _) = outcome else { return }
-                        if buyer % 3 != 0 { war.best.withLock { $0[r.id.rawValue] = r.quantity } }
-                        switch buyer % 4 {
-                        case 0:
-                            if case .confirmed = try await f.inventory.confirm(r.id, buyer: f.buyer(buyer), paymentReference: "pay_\(buyer)"),
-                               buyer % 8 == 0 {
-                                _ = try await f.inventory.refund(r.id, buyer: f.buyer(buyer))
-                            }
-                        case 1: _ = try await f.inventory.cancel(r.id, buyer: f.buyer(buyer))
-                        case 2: _ = try await f.inventory.confirm(r.id, buyer: f.buyer(buyer), paymentReference: "pay_\(buyer)")
-                        default: break  // left to lapse
+                        // Three tries each, a moment apart, so that holds lapse and seats come back mid-war.
+                        for _ in 0..<3 {
+                            try await Self.warTurn(f, layout, buyer, hot, war)
+                            try await Task.sleep(for: .milliseconds(Int.random(in: 50...250)))
                         }
                     }
                 }
@@ -204,7 +188,8 @@ struct SeatTests {
             try await auditor.value
             #expect(war.audits.load(ordering: .relaxed) > 0)
 
-            // Replay every transition in Redis's order.
+            // Replay every transition in Redis's order (the last audit lapses what is due first).
+            let final = try await Self.audit(f)
             var state = Array(layout.freshStates.utf8)
             var owner: [Int: String] = [:]
             var bestChecked = 0, fallbacks = 0
@@ -240,7 +225,6 @@ struct SeatTests {
                 default: break
                 }
             }
-            let final = try await Self.audit(f)
             #expect(String(decoding: state, as: UTF8.self) == final.states, "the replay ends where Redis is")
             #expect(bestChecked > 100)
             print("seat war: \(bestChecked) best-available holds checked (\(fallbacks) split over rows), \(war.audits.load(ordering: .relaxed)) audits, final \(final.stock)")
@@ -253,6 +237,34 @@ final class WarState: Sendable {
     let best = Mutex<[String: Int]>([:])
     let auditing = Atomic<Bool>(true)
     let audits = Atomic<Int>(0)
+}
+
+extension SeatTests {
+    /// One buyer's turn in the seat war: picked seats in the hot block (a third of the buyers) or
+    /// the best 1–6, then paid for (and every other such booking refunded), cancelled, or left to lapse.
+    static func warTurn(_ f: InventoryFixture, _ layout: SeatLayout, _ buyer: Int, _ hot: [String], _ war: WarState) async throws {
+        var rng = SystemRandomNumberGenerator()
+        let outcome: ReserveOutcome
+        if buyer % 3 == 0 {
+            let n = Int.random(in: 1...3, using: &rng)
+            let start = Int.random(in: 0...(hot.count - n), using: &rng)
+            outcome = try await pick(f, layout, buyer, Array(hot[start..<(start + n)]))
+        } else {
+            outcome = try await best(f, buyer, Int.random(in: 1...6, using: &rng))
+        }
+        guard case .held(let r, _) = outcome else { return }
+        if buyer % 3 != 0 { war.best.withLock { $0[r.id.rawValue] = r.quantity } }
+        switch Int.random(in: 0..<4, using: &rng) {
+        case 0:
+            if case .confirmed = try await f.inventory.confirm(r.id, buyer: f.buyer(buyer), paymentReference: "pay_\(r.id.token)"),
+               Bool.random(using: &rng) {
+                _ = try await f.inventory.refund(r.id, buyer: f.buyer(buyer))
+            }
+        case 1: _ = try await f.inventory.cancel(r.id, buyer: f.buyer(buyer))
+        case 2: _ = try await f.inventory.confirm(r.id, buyer: f.buyer(buyer), paymentReference: "pay_\(r.id.token)")
+        default: break  // left to lapse
+        }
+    }
 }
 
 struct TestFailure: Error, CustomStringConvertible {

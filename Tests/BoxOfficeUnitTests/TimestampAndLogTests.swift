@@ -231,14 +231,20 @@ import Testing
         user: "user with spaces | and bars", qty: "2", amount: "9000", currency: "EUR", at: "1795247418123", created: "1795247418000",
         expires: "1795248018000", paymentRef: "pay_1", paymentStatus: "failed", reason: "card declined", attempt: "3")
 
-    /// What reserve.lua writes (one field, 16 values joined by U+001F) reads back field for field.
+    /// What reserve.lua writes (one field, 17 values joined by U+001F) reads back field for field,
+    /// and a record of the 16 fields written before seats still reads.
     @Test func packedEntriesReadBack() throws {
         let read = try #require(OutboxEntry(fields: [bulk("e"), bulk(Self.entry.packed)]))
         #expect(read == Self.entry)
         var held = Self.entry
         (held.type, held.paymentRef, held.paymentStatus, held.reason, held.attempt) = ("reservation.held", nil, nil, nil, nil)
         #expect(OutboxEntry(fields: [bulk("e"), bulk(held.packed)]) == held)
-        #expect(held.packed.utf8.filter { $0 == OutboxEntry.separator }.count == 15)
+        #expect(held.packed.utf8.filter { $0 == OutboxEntry.separator }.count == 16)
+        let older = String(held.packed.dropLast())  // no seats field at all
+        #expect(OutboxEntry(fields: [bulk("e"), bulk(older)]) == held)
+        var seated = held
+        seated.seats = "A-1-1,A-1-2"
+        #expect(OutboxEntry(fields: [bulk("e"), bulk(seated.packed)])?.seats == "A-1-1,A-1-2")
         #expect(OutboxEntry(fields: [bulk("e"), bulk("a\u{1F}b")]) == nil, "a wrong field count is refused")
     }
 

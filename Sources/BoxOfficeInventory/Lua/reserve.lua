@@ -130,7 +130,8 @@ local function read_row(key, start)
 end
 
 -- The best `qty` free seats of the seat string `key`, as offsets comma-separated (nil when fewer
--- are free), and the offset of the first free seat seen (no seat before it is free). The search
+-- are free), the offset of the first free seat seen (no seat before it is free), and whether
+-- they are split over rows (no row had them together). The search
 -- reads the string in windows from `hint` (no seat before it is free): a seated category is never
 -- read whole, which for 20,000 seats would cost Redis more than the rest of the reserve. The first
 -- row with `qty` adjacent free seats gives them (best_in_row). When no row has them, the rows with
@@ -201,7 +202,7 @@ local function best_seats(key, qty, hint)
     end
   end
   if left > 0 then return nil, first_free end
-  return table.concat(out, ','), first_free
+  return table.concat(out, ','), first_free, true
 end
 
 -- The seat ids at the offsets in `csv` of the id string `key` (slots of `width` bytes).
@@ -283,12 +284,18 @@ local function reserve(rkey, idem, rid, cat, user, qty_arg, use_idem, held_id, a
   if minted[rkey] or (ids_in_use and redis.call('EXISTS', rkey) == 1) then return { 'id_taken' } end
   minted[rkey] = true
   if c.width then
-    if not seats then
+    while not seats do
       local hint = tonumber(redis.call('HGET', meta, cat .. '|ff') or '0')
-      local first_free
-      seats, first_free = best_seats(seat_key(stock, cat), qty, hint)
+      local first_free, split
+      seats, first_free, split = best_seats(seat_key(stock, cat), qty, hint)
       if first_free and first_free > hint then redis.call('HSET', meta, cat .. '|ff', first_free) end
-      if not seats then return { 'sold_out', c.available } end
+      -- Seats split over rows, or none: due holds may free a block, so they lapse first.
+      if (split or not seats) and reclaim_limit > 0 and redis.call('ZCOUNT', holds, '-inf', now) > 0 then
+        seats = nil
+        reclaim()
+      elseif not seats then
+        return { 'sold_out', c.available }
+      end
     end
     set_seats(seat_key(stock, cat), seats, 'h')
     seat_ids = seat_names(prefix .. 'seatids:' .. cat, c.width, seats)
