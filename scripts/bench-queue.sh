@@ -25,15 +25,7 @@ phase() {  # mode round -> the WRK figures line
         wrk -t 2 -c "$CONNECTIONS" -d "${ROUND_SECONDS}s" -s "$ROOT/scripts/tools/wrk-bench.lua" "$BASE/" 2>>"$RUN/bench-queue.log" | sed -n 's/^WRK //p'
 }
 log "wrk: $ROUNDS rounds of ${ROUND_SECONDS}s each of GET /health, POST .../queue/join, GET .../queue/me; $CONNECTIONS connections, $BUYERS buyers"
-FIGURES=""
-for round in $(seq 1 "$ROUNDS"); do
-    for mode in health join poll; do
-        out="$(phase "$mode" "$round")"
-        [ -n "$out" ] || die "wrk produced no figures ($mode, round $round); see $RUN/bench-queue.log"
-        FIGURES+="${FIGURES:+,}{\"mode\":\"$mode\",\"wrk\":$out}"
-        sleep 1
-    done
-done
+alternate_rounds "$RUN/bench-queue.log" health join poll
 python3 - "[$FIGURES]" <<'PY'
 import json, sys
 rounds = json.loads(sys.argv[1])

@@ -25,21 +25,14 @@ seated_event() {
     echo "$event"
 }
 
-phase() {  # mode events -> the WRK figures line
-    MODE="$1" EVENT_ID="$2" TOKENS_FILE="$TOKENS" \
+phase() {  # mode round -> the WRK figures line; each round's best-available phase on fresh maps
+    local events=""
+    if [ "$1" = best ]; then events="$(seated_event 100 200),$(seated_event 100 200),$(seated_event 100 200)"; fi
+    MODE="$1" EVENT_ID="$events" TOKENS_FILE="$TOKENS" \
         wrk -t 2 -c "$CONNECTIONS" -d "${ROUND_SECONDS}s" -s "$ROOT/scripts/tools/wrk-bench.lua" "$BASE/" 2>>"$RUN/bench-seats.log" | sed -n 's/^WRK //p'
 }
 log "wrk: $ROUNDS rounds of ${ROUND_SECONDS}s each of GET /health and best-available POST /reserve (qty 2) on 20,000-seat maps; $CONNECTIONS connections"
-FIGURES=""
-for round in $(seq 1 "$ROUNDS"); do
-    events="$(seated_event 100 200),$(seated_event 100 200),$(seated_event 100 200)"
-    for mode in health best; do
-        out="$(phase "$mode" "$events")"
-        [ -n "$out" ] || die "wrk produced no figures ($mode, round $round); see $RUN/bench-seats.log"
-        FIGURES+="${FIGURES:+,}{\"mode\":\"$mode\",\"wrk\":$out}"
-        sleep 1
-    done
-done
+alternate_rounds "$RUN/bench-seats.log" health best
 python3 - "[$FIGURES]" <<'PY'
 import json, sys
 rounds = json.loads(sys.argv[1])

@@ -171,6 +171,23 @@ bench_rounds() {
     [ "$ROUND_SECONDS" -ge 1 ] || die "$1 s cannot be split into $ROUNDS rounds of whole seconds"
 }
 
+# alternate_rounds LOG MODE...: runs the caller's `phase MODE ROUND` for each MODE in turn,
+# ROUNDS times, a second apart (so that a slow or fast moment of the machine falls on every mode);
+# sets FIGURES to the JSON objects {"mode", "wrk"} of every round, comma-separated.
+alternate_rounds() {
+    local logfile="$1" round mode out
+    shift
+    FIGURES=""
+    for round in $(seq 1 "$ROUNDS"); do
+        for mode in "$@"; do
+            out="$(phase "$mode" "$round")"
+            [ -n "$out" ] || die "wrk produced no figures ($mode, round $round); see $logfile"
+            FIGURES+="${FIGURES:+,}{\"mode\":\"$mode\",\"wrk\":$out}"
+            sleep 1
+        done
+    done
+}
+
 # bench_event NAME: creates an event with a 'floor' category of ten million tickets through
 # the API, as an admin; prints its id.
 bench_event() {

@@ -60,6 +60,15 @@ export async function api(method, path, body, extraHeaders) {
   throw new ApiError(response.status, doc && doc.code, detail, response.headers);
 }
 
+/** The headers of a reserve: a fresh Idempotency-Key, and the event's admission token if the
+ *  waiting room gave one. */
+export function reserveHeaders(eventId) {
+  const headers = { 'Idempotency-Key': crypto.randomUUID() };
+  const admission = sessionStorage.getItem(`boxoffice.admission.${eventId}`);
+  if (admission) headers['Admission-Token'] = admission;
+  return headers;
+}
+
 /** Builds an element: el('p', {class: 'muted'}, 'text', child, ...). */
 export function el(tag, attrs, ...children) {
   const e = document.createElement(tag);

@@ -1,7 +1,7 @@
 // One event: its categories with price and tickets left (refreshed every 2 s from the API's
 // micro-cached availability), a Quantity input and a Reserve button per category (for a seated
 // one, the best available seats, and a link to the seat map).
-import { api, el, field, go, money, requireSignIn, session, when } from './main.js';
+import { api, el, field, go, money, requireSignIn, reserveHeaders, session, when } from './main.js';
 
 export async function render(main, [id]) {
   const event = await api('GET', `/events/${encodeURIComponent(id)}`);
@@ -29,10 +29,7 @@ export async function render(main, [id]) {
       if (!session()) { requireSignIn(); return; }
       button.disabled = true;
       try {
-        const headers = { 'Idempotency-Key': crypto.randomUUID() };
-        const admission = sessionStorage.getItem(`boxoffice.admission.${event.id}`);
-        if (admission) headers['Admission-Token'] = admission;
-        const r = await api('POST', '/reserve', { event_id: event.id, category: c.name, qty: n }, headers);
+        const r = await api('POST', '/reserve', { event_id: event.id, category: c.name, qty: n }, reserveHeaders(event.id));
         go(`/app/reservations/${encodeURIComponent(r.reservation_id)}`);
       } catch (err) {
         if (err.code === 'not_admitted') { go(`/app/events/${encodeURIComponent(event.id)}/queue`); return; }

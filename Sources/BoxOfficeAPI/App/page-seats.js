@@ -1,10 +1,10 @@
 // The seat map of an event: each seated category's seats drawn in SVG (free ones can be picked by
 // click or keyboard), Reserve the picked seats, or Best available for a quantity. The states are
 // read again every 2 s, so seats others take turn grey while the page is open.
-import { api, el, field, go, money, requireSignIn, session, when } from './main.js';
+import { api, el, field, go, money, requireSignIn, reserveHeaders, session, when } from './main.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
-const STEP = 16;  // px between seats and rows
+const STEP = 24;  // px between seats and rows: each seat a touch target of 21 px
 
 function svg(tag, attrs) {
   const e = document.createElementNS(SVG, tag);
@@ -77,10 +77,7 @@ export async function render(main, [id]) {
       if (!session()) { requireSignIn(); return; }
       button.disabled = true;
       try {
-        const headers = { 'Idempotency-Key': crypto.randomUUID() };
-        const admission = sessionStorage.getItem(`boxoffice.admission.${event.id}`);
-        if (admission) headers['Admission-Token'] = admission;
-        const r = await api('POST', '/reserve', Object.assign({ event_id: event.id, category: c.name }, body), headers);
+        const r = await api('POST', '/reserve', Object.assign({ event_id: event.id, category: c.name }, body), reserveHeaders(event.id));
         go(`/app/reservations/${encodeURIComponent(r.reservation_id)}`);
       } catch (err) {
         if (err.code === 'not_admitted') { go(`/app/events/${encodeURIComponent(event.id)}/queue`); return; }
@@ -107,18 +104,18 @@ export async function render(main, [id]) {
         view.drawing.append(title);
         y += STEP + 4;
         for (const row of section.rows) {
-          const name = svg('text', { x: 0, y: y + 11, class: 'rowname' });
+          const name = svg('text', { x: 0, y: y + 15, class: 'rowname' });
           name.textContent = row.name;
           view.drawing.append(name);
           labels(row).forEach((label, i) => {
             const seat = `${section.name}-${row.name}-${label}`;
-            const rect = svg('rect', { x: 28 + i * STEP, y, width: STEP - 3, height: STEP - 3, rx: 3, 'data-seat': seat,
+            const rect = svg('rect', { x: 30 + i * STEP, y, width: STEP - 3, height: STEP - 3, rx: 3, 'data-seat': seat,
                                       'aria-label': `Section ${section.name}, row ${row.name}, seat ${label}` });
             rect.addEventListener('click', () => view.toggle(rect));
             rect.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); view.toggle(rect); } });
             view.seats.set(seat, rect);
             view.drawing.append(rect);
-            width = Math.max(width, 28 + (i + 1) * STEP);
+            width = Math.max(width, 30 + (i + 1) * STEP);
           });
           y += STEP;
         }
