@@ -169,8 +169,8 @@ public struct PipelineRepair: Service {
         return result
     }
 
-    /// The ids of those of `events` PostgreSQL has: a hold by its booking row, a confirm, cancel
-    /// or expiry by the booking's status, a failed payment by `processed_events`.
+    /// The ids of those of `events` PostgreSQL has: a hold by its booking row, a confirm, cancel,
+    /// expiry or refund by the booking's status, a payment event by `processed_events`.
     func persistedEvents(_ events: [OutboxEntry]) async throws -> Set<String> {
         guard !events.isEmpty else { return [] }
         var statuses: [String: String] = [:]
@@ -179,7 +179,9 @@ public struct PipelineRepair: Service {
             statuses[try row.string(0) ?? ""] = try row.string(1) ?? ""
             if n % 256 == 255 { await Task.yield() }
         }
-        let failedIDs = events.filter { $0.type == ReservationEventType.paymentFailed.rawValue }.map { $0.id.lowercased() }
+        // Payment events move no status (or not alone): processed_events says whether they were applied.
+        let paymentTypes: Set<String> = [ReservationEventType.paymentFailed, .refundRequired, .paymentRefunded].map(\.rawValue).reduce(into: []) { $0.insert($1) }
+        let failedIDs = events.filter { paymentTypes.contains($0.type) }.map { $0.id.lowercased() }
         var processed = Set<String>()
         if !failedIDs.isEmpty {
             for row in try await db.query("SELECT event_id::text FROM processed_events WHERE event_id = ANY(\(PostgresArray(failedIDs))::uuid[])") {
@@ -193,8 +195,12 @@ public struct PipelineRepair: Service {
             let there: Bool
             switch ReservationEventType(rawValue: e.type) {
             case .held?: there = status != nil
-            case .paymentFailed?: there = processed.contains(e.id.lowercased())
-            case let type?: there = status == type.status.rawValue
+            case .paymentFailed?, .refundRequired?, .paymentRefunded?: there = processed.contains(e.id.lowercased())
+            case let type?:
+                // There once applying it would change nothing: a confirm is there in a refunded
+                // booking, an expiry in one confirmed late.
+                let current = status.flatMap(ReservationStatus.init(rawValue:))
+                there = current.map { $0 != .held && $0.advanced(to: type.status) == $0 } ?? false
             case nil: there = true  // not an event the worker could persist: nothing to wait for
             }
             if there { found.insert(e.id) }

@@ -24,7 +24,7 @@ struct SeatPipelineTests {
             shortConfig.holdTTL = .milliseconds(300)
             let short = RedisInventory(redis: f.redis, configuration: shortConfig)
 
-            try await withInProcessPipeline(f, worker: false) {
+            try await withInProcessPipeline(f, worker: false, repairGrace: .seconds(3)) {
                 let worker = try ServerProcess("boxoffice-worker", environment: f.environment([
                     "BOXOFFICE_WORKER_BATCH_SIZE": "50", "BOXOFFICE_WORKER_BATCH_WAIT_MS": "5", "BOXOFFICE_LOG_LEVEL": "info"]))
                 try worker.start()
@@ -121,6 +121,13 @@ struct SeatPipelineTests {
                 // back, no seat claimed by two confirmed bookings.
                 let money = try await Reconciler(redis: f.redis, db: f.db).money(event: f.event)
                 #expect(money.keptWithoutTicket.isEmpty && money.refundsOwed == 1 && money.seatsSoldTwice.isEmpty, "\(money)")
+                // The repair loop finds every entry in PostgreSQL (a confirm in a refunded booking, an
+                // expiry in one confirmed late, the payment events) and empties the outbox.
+                let settled = try await eventually(timeout: .seconds(60), every: .milliseconds(250)) { try await f.outboxLength() == 0 }
+                let left = try await f.outboxLength()
+                #expect(settled, "outbox left: \(left)")
+                let rows = try await f.db.query("SELECT count(*)::int FROM bookings WHERE event_id = \(f.event.rawValue)").first?.int(0)
+                #expect(rows == redis.count)
                 worker.terminate()
             }
         }
