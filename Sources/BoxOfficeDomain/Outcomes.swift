@@ -16,8 +16,6 @@ public enum ReserveOutcome: Hashable, Sendable {
     case notAdmitted
     /// The event was cancelled: nothing more is sold.
     case eventCancelled
-    /// A general-admission request for a seated category (whose map has `version`).
-    case seated(version: String)
     /// Seats asked of a general-admission category.
     case notSeated
     /// The seat map changed since the API read it.

@@ -155,7 +155,6 @@ public struct RedisInventory: Sendable {
             case "rate_limited": return .rateLimited(retryAfterMs: try parts.int(1), resetMs: try parts.int(2))
             case "not_admitted": return .notAdmitted
             case "event_cancelled": return .eventCancelled
-            case "seated": return .seated(version: try parts.string(1))
             case "not_seated": return .notSeated
             case "map_changed": return .seatMapChanged
             case "seats_taken": return .seatsTaken(offsets: try parts.string(1).split(separator: ",").compactMap { Int($0) })

@@ -152,7 +152,7 @@ struct ReservationRoutes {
         }
 
         // Seats: picked ones by their offsets in the map read (a changed map is read again, once);
-        // best available by the script; a plain qty on a seated category is best available.
+        // best available by the script, which also takes a plain qty on a seated category so.
         var seats = SeatRequest.none
         var layout: SeatLayout? = nil
         if let picked {
@@ -163,17 +163,11 @@ struct ReservationRoutes {
         }
         var outcome = try await inventory.reserve(
             event: event, category: category, buyer: buyer, quantity: qty, idempotencyKey: idempotencyKey, admitted: admitted, seats: seats)
-        switch outcome {
-        case .seated:
-            outcome = try await inventory.reserve(
-                event: event, category: category, buyer: buyer, quantity: qty, idempotencyKey: idempotencyKey, admitted: admitted,
-                seats: .best(version: ""))
-        case .seatMapChanged:
+        if case .seatMapChanged = outcome {
             layout = try await seatMaps.layout(event: event, category: category.rawValue, fresh: true)
             outcome = try await inventory.reserve(
                 event: event, category: category, buyer: buyer, quantity: qty, idempotencyKey: idempotencyKey, admitted: admitted,
                 seats: try Self.pick(picked ?? [], in: layout))
-        default: break
         }
 
         switch outcome {
@@ -231,7 +225,7 @@ struct ReservationRoutes {
             BusinessMetrics.failedReservation("not_seated")
             throw Problem(status: .unprocessableContent, code: "not_seated", title: "Not Seated",
                           detail: "'\(category)' is general admission: send qty without seats or best_available.")
-        case .seated, .seatMapChanged:
+        case .seatMapChanged:
             throw Problem(status: .serviceUnavailable, code: "unavailable", title: "Service Unavailable",
                           detail: "The seat map of '\(category)' changed while reserving; try again.")
         }

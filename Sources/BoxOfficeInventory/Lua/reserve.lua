@@ -19,7 +19,8 @@
 -- ARGV[11+10i] qty  ARGV[12+10i] '1' to honour its idempotency key, '0' without one
 -- ARGV[13+10i] its reservation.held event's id (a random UUID)
 -- ARGV[14+10i] '1' when the request carried a valid admission token for this buyer and event
--- ARGV[15+10i] seats: '' (general admission), 'best' (the best `qty` seats) or 'pick' (those in
+-- ARGV[15+10i] seats: '' (general admission; best available on a seated category), 'best' (the best
+-- `qty` seats) or 'pick' (those in
 -- ARGV[16+10i], offsets comma-separated)  ARGV[17+10i] the seat map version the API read the
 -- offsets from
 -- The hold time is the event's (meta |ttl) when it has one, else ARGV[2].
@@ -29,7 +30,6 @@
 --       | {'sold_out', available} | {'limit_exceeded', limit, already}
 --       | {'not_found'} | {'invalid_qty', max} | {'id_taken'}
 --       | {'rate_limited', retry_after_ms, reset_ms} | {'not_admitted'} | {'event_cancelled'}
---       | {'seated', map version} (a general-admission request for a seated category)
 --       | {'map_changed'} (the seat map is not the version the API read)
 --       | {'seats_taken', offsets comma-separated} | {'not_seated'} (seats asked of general admission)
 -- Invariants: available never goes below zero and available + held +
@@ -253,7 +253,8 @@ local function reserve(rkey, idem, rid, cat, user, qty_arg, use_idem, held_id, a
   end
   if not c then return { 'not_found' } end
   if c.width then
-    if seat_mode == '' then return { 'seated', c.version } end
+    -- A plain qty on a seated category is best available.
+    if seat_mode == '' then seat_mode = 'best' end
     if seat_mode == 'pick' and map_version ~= c.version then return { 'map_changed' } end
   elseif seat_mode ~= '' then
     return { 'not_seated' }

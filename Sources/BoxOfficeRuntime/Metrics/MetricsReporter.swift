@@ -63,7 +63,10 @@ public struct MetricsReporter: Service {
                         let seated = categories.filter(\.seated).map(\.name)
                         for states in try await inventory.seatStates(event: event, categories: seated) {
                             let key = "\(event.rawValue)|\(states.category)|\(states.version)"
-                            if layouts[key] == nil { layouts[key] = try await inventory.seatLayout(event: event, category: states.category) }
+                            if layouts[key] == nil {
+                                if layouts.count >= 1_000 { layouts.removeAll() }  // maps replaced or of past events
+                                layouts[key] = try await inventory.seatLayout(event: event, category: states.category)
+                            }
                             guard let layout = layouts[key], layout.version == states.version else { continue }
                             Self.reportSeats(event: event, states: states, layout: layout)
                         }
