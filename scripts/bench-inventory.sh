@@ -30,8 +30,8 @@ P="bo:{ev:rb}:"
 # -r must fit a C int: redis-benchmark reads it with atoi, and a larger value makes every
 # __rand_int__ 000000000000, so all but the first call would take the cheap 'id_taken' exit.
 RB_OUT="$(redis-benchmark -p "$PORT" -c "$CONCURRENCY" -n "$REQUESTS" -r 1000000000 -q --csv \
-    EVALSHA "$SHA" 8 "${P}stock" "${P}meta" "${P}limits" "${P}holds" "${P}outbox" "${P}rl" "${P}r:__rand_int__" "${P}idem:-" \
-    rb 600000 10 86400 1 0 604800000 "rb.__rand_int__" floor "u__rand_int__" 1 0 "h__rand_int__" 2>&1 | tail -1)"
+    EVALSHA "$SHA" 10 "${P}stock" "${P}meta" "${P}limits" "${P}holds" "${P}outbox" "${P}rl" "${P}q" "${P}q:adm" "${P}r:__rand_int__" "${P}idem:-" \
+    rb 600000 10 86400 1 0 604800000 "rb.__rand_int__" floor "u__rand_int__" 1 0 "h__rand_int__" 0 "" "" "" 2>&1 | tail -1)"
 RB_RPS="$(echo "$RB_OUT" | awk -F'","' '{gsub(/"/,"",$2); print $2}')"
 RB_P50="$(echo "$RB_OUT" | awk -F'","' '{gsub(/"/,"",$5); print $5}')"
 RB_P99="$(echo "$RB_OUT" | awk -F'","' '{gsub(/"/,"",$7); print $7}')"
