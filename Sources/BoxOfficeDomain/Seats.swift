@@ -90,8 +90,6 @@ public struct SeatLayout: Sendable {
     public let rows: [Row]
     /// Seat id → offset.
     public let offsets: [String: Int]
-    /// Offset → seat id (separators map to nothing).
-    public let ids: [Int: String]
     /// The widest seat id in bytes: each id's slot in Redis.
     public let width: Int
 
@@ -100,7 +98,6 @@ public struct SeatLayout: Sendable {
         self.version = version
         var rows: [Row] = []
         var offsets: [String: Int] = [:]
-        var ids: [Int: String] = [:]
         var offset = 0, width = 1
         for section in map.sections {
             for row in section.rows {
@@ -108,7 +105,6 @@ public struct SeatLayout: Sendable {
                 for label in row.seats {
                     let id = SeatMap.seatID(section: section.name, row: row.name, label: label)
                     offsets[id] = offset
-                    ids[offset] = id
                     width = max(width, id.utf8.count)
                     offset += 1
                 }
@@ -117,8 +113,22 @@ public struct SeatLayout: Sendable {
         }
         self.rows = rows
         self.offsets = offsets
-        self.ids = ids
         self.width = width
+    }
+
+    /// The id of the seat at `offset`, or nil for a row's separator or past the end (the row is
+    /// found by its start: rows are in offset order).
+    public func id(at offset: Int) -> String? {
+        var lo = 0, hi = rows.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if rows[mid].start <= offset { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo > 0 else { return nil }
+        let row = rows[lo - 1]
+        let i = offset - row.start
+        guard i < row.labels.count else { return nil }
+        return SeatMap.seatID(section: row.section, row: row.name, label: row.labels[i])
     }
 
     /// The seat string with every seat available: `a` per seat, `|` after each row.
@@ -129,7 +139,7 @@ public struct SeatLayout: Sendable {
     /// The seat ids, each padded with spaces to `width` bytes, at their offsets (separators blank).
     public var idSlots: String {
         var out = ""
-        out.reserveCapacity((ids.count + rows.count) * width)
+        out.reserveCapacity((offsets.count + rows.count) * width)
         for row in rows {
             for label in row.labels {
                 let id = SeatMap.seatID(section: row.section, row: row.name, label: label)
@@ -143,7 +153,7 @@ public struct SeatLayout: Sendable {
 
 /// What a seated reserve asks for.
 public enum SeatRequest: Sendable, Hashable {
-    /// General admission (or, for a seated category, the script says so).
+    /// General admission (for a seated category, the best available).
     case none
     /// The best `qty` seats, against the map version read.
     case best(version: String)

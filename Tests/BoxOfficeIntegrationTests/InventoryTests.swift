@@ -178,7 +178,7 @@ struct InventoryTests {
     }
 
     @Test func badInputAndWrongOrderGetTypedOutcomesAndChangeNothing() async throws {
-        try await withInventory(stock: 10, maxPerUser: 6, holdTTL: .milliseconds(400)) { f in
+        try await withInventory(stock: 10, maxPerUser: 6, holdTTL: .milliseconds(1_500)) { f in
             let inv = f.inventory
             let before = try await f.stock()
             for qty in [0, -1, 11, 1_000_000_000_000] {

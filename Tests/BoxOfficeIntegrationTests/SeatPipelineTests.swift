@@ -83,7 +83,7 @@ struct SeatPipelineTests {
 
                 // Redis's sold seats, and what PostgreSQL must end with.
                 let states = try #require(try await f.inventory.seatStates(event: f.event, categories: [stalls.rawValue]).first)
-                let sold = Set(states.states.utf8.enumerated().filter { $0.element == UInt8(ascii: "s") }.compactMap { layout.ids[$0.offset] })
+                let sold = Set(states.states.utf8.enumerated().filter { $0.element == UInt8(ascii: "s") }.compactMap { layout.id(at: $0.offset) })
                 #expect(states.stock.confirmed == sold.count)
                 let redis = try await f.redisStatuses()
                 let done = try await eventually(timeout: .seconds(90), every: .milliseconds(250)) {

@@ -252,6 +252,7 @@ admin_call("POST", f"/events/{seated}/ticket-category", {"name": "stalls", "tota
 admin_call("PUT", f"/events/{seated}/categories/stalls/seats",
            {"sections": [{"name": "Stalls", "rows": [{"name": str(r), "seats": [str(i) for i in range(1, 13)]} for r in range(1, 6)]}]})
 open_page(f"/app/events/{seated}")
+shot("seats-event")
 link("Choose seats on the map").click()
 wait(lambda: len(driver.find_elements(By.CSS_SELECTOR, "rect.seat.free")) == 60, "the seat map is drawn, every seat free")
 for seat in ("Stalls-1-6", "Stalls-1-7"):
@@ -261,6 +262,7 @@ shot("seats")
 button("Reserve picked seats").click()
 wait(lambda: "/app/reservations/" in driver.current_url and "Seats: Stalls-1-6, Stalls-1-7" in driver.find_element(By.ID, "main").text,
      "the checkout shows the seats picked")
+shot("seats-checkout")
 open_page(f"/app/events/{seated}/seats")
 wait(lambda: "taken" in driver.find_element(By.CSS_SELECTOR, 'rect[data-seat="Stalls-1-6"]').get_attribute("class"), "held seats are drawn taken")
 admin_call("POST", "/reserve", {"event_id": seated, "category": "stalls", "seats": ["Stalls-5-12"]})

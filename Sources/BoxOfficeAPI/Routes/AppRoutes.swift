@@ -13,8 +13,7 @@ import NIOCore
 /// it saves at least a tenth. A strict Content-Security-Policy allows nothing from another host.
 struct AppRoutes {
     struct Asset: Sendable {
-        let body: ByteBuffer
-        let gzipped: ByteBuffer?
+        let body: CompressibleBody
         let contentType: String
         let etag: String
     }
@@ -54,12 +53,8 @@ struct AppRoutes {
     }
 
     static func asset(_ bytes: [UInt8], type: String) -> Asset {
-        let body = ByteBuffer(bytes: bytes)
-        var input = body
-        let gzipped = try? input.compress(with: .gzip(), allocator: ByteBufferAllocator())
         let digest = SHA256.hash(data: bytes).prefix(12).map { String($0 >> 4, radix: 16) + String($0 & 0xF, radix: 16) }.joined()
-        return Asset(body: body, gzipped: gzipped.flatMap { $0.readableBytes * 10 <= bytes.count * 9 ? $0 : nil },
-                     contentType: type, etag: "\"\(digest)\"")
+        return Asset(body: CompressibleBody(bytes), contentType: type, etag: "\"\(digest)\"")
     }
 
     func register(on router: Router<BoxOfficeRequestContext>) {
@@ -82,10 +77,30 @@ struct AppRoutes {
             return Response(status: .notModified, headers: headers)
         }
         headers[.contentType] = asset.contentType
-        if let gzipped = asset.gzipped, request.headers[.acceptEncoding]?.contains("gzip") == true {
+        return asset.body.response(to: request, headers: headers)
+    }
+}
+
+/// A response body with its gzip, made once: sent gzipped to a client that accepts it, when that
+/// saves at least a tenth.
+struct CompressibleBody: Sendable {
+    let plain: ByteBuffer
+    let gzipped: ByteBuffer?
+
+    init(_ bytes: [UInt8]) {
+        plain = ByteBuffer(bytes: bytes)
+        var input = plain
+        let gzipped = try? input.compress(with: .gzip(), allocator: ByteBufferAllocator())
+        self.gzipped = gzipped.flatMap { $0.readableBytes * 10 <= bytes.count * 9 ? $0 : nil }
+    }
+
+    /// 200 with `headers` (which should say `Vary: Accept-Encoding`) and the body, gzipped if accepted.
+    func response(to request: Request, headers: HTTPFields) -> Response {
+        var headers = headers
+        if let gzipped, request.headers[.acceptEncoding]?.contains("gzip") == true {
             headers[.contentEncoding] = "gzip"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: gzipped))
         }
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: asset.body))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: plain))
     }
 }

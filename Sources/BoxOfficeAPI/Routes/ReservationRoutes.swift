@@ -215,7 +215,7 @@ struct ReservationRoutes {
         case .seatsTaken(let offsets):
             BusinessMetrics.reservation("seats_taken")
             BusinessMetrics.failedReservation("seats_taken")
-            let taken = offsets.compactMap { layout?.ids[$0] }
+            let taken = offsets.compactMap { layout?.id(at: $0) }
             var problem = Problem(status: .conflict, code: "seats_taken", title: "Seats Taken",
                                   detail: "These seats are held or sold: \(taken.joined(separator: ", ")).")
             problem.listExtensions["seats"] = taken

@@ -3,11 +3,9 @@ import BoxOfficeHTTP
 import BoxOfficeInventory
 import BoxOfficePersistence
 import BoxOfficeRuntime
-import CompressNIO
 import Foundation
 import Hummingbird
 import Logging
-import NIOCore
 
 /// The seat maps this API has read from Redis, by event and category, each with its version:
 /// picked seats are reserved by their offsets in the map read, against its version.
@@ -32,7 +30,7 @@ struct SeatRoutes {
     let seatMaps: SeatMaps
     let catalogCache: CatalogRoutes
     /// The seats document of an event, briefly shared by concurrent readers.
-    let documents = SingleFlightCache<String, SeatsDocument>(ttl: .milliseconds(200), maxEntries: 1_000)
+    let documents = SingleFlightCache<String, CompressibleBody>(ttl: .milliseconds(200), maxEntries: 1_000)
 
     /// A seat map document may be large: 100,000 seats.
     static let maxMapBytes = 8 * 1024 * 1024
@@ -99,17 +97,9 @@ struct SeatRoutes {
                 guard let layout, layout.version == states.version else { continue }
                 categories.append(SeatsDocument.Category(layout: layout, states: states))
             }
-            let body = Array(try responseEncoder.encode(SeatsDocument(event_id: event.id.rawValue, categories: categories)))
-            var buffer = ByteBuffer(bytes: body)
-            let gzipped = try? buffer.compress(with: .gzip(), allocator: ByteBufferAllocator())
-            return SeatsDocument(event_id: event.id.rawValue, categories: [], body: body, gzipped: gzipped)
+            return CompressibleBody(Array(try responseEncoder.encode(SeatsDocument(event_id: event.id.rawValue, categories: categories))))
         }
-        var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-cache", .vary: "Accept-Encoding"]
-        if let gzipped = document.gzipped, request.headers[.acceptEncoding]?.contains("gzip") == true {
-            headers[.contentEncoding] = "gzip"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: gzipped))
-        }
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: document.body)))
+        return document.response(to: request, headers: [.contentType: "application/json", .cacheControl: "no-cache", .vary: "Accept-Encoding"])
     }
 }
 
@@ -168,9 +158,4 @@ struct SeatsDocument: Encodable, Sendable {
     var legend = ["a": "available", "h": "held", "s": "sold"]
     var event_id: String
     var categories: [Category]
-    /// The encoded document and its gzip, made once per refresh (not encoded themselves).
-    var body: [UInt8] = []
-    var gzipped: ByteBuffer? = nil
-
-    enum CodingKeys: String, CodingKey { case legend, event_id, categories }
 }
